@@ -1,0 +1,117 @@
+import { Type, type Static } from '@sinclair/typebox'
+import { Nullable, UsageSchema } from './common.js'
+
+/**
+ * `POST /v1/chat/completions`, fields in OpenAI's documentation order. Unknown top-level keys are
+ * accepted and ignored (clients and frameworks add their own); known keys are strict: a wrong type or
+ * an out-of-range value is a 400 naming the field.
+ */
+
+// Parts are checked in the codec, so an unsupported part gets a 400 naming its type, not a schema dump.
+const ContentPartSchema = Type.Object({ type: Type.String() }, { additionalProperties: true })
+
+const ContentSchema = Type.Union([Type.String(), Type.Array(ContentPartSchema)])
+
+export const ChatMessageSchema = Type.Object(
+  {
+    role: Type.Union(
+      [Type.Literal('system'), Type.Literal('developer'), Type.Literal('user'), Type.Literal('assistant'), Type.Literal('tool')],
+      { description: '`developer` is treated as `system`.' },
+    ),
+    content: Nullable(ContentSchema),
+    name: Nullable(Type.String()),
+    tool_call_id: Nullable(Type.String()),
+    tool_calls: Nullable(Type.Array(Type.Unknown())),
+    refusal: Nullable(Type.String()),
+  },
+  { additionalProperties: true },
+)
+
+export const ChatCompletionRequestSchema = Type.Object(
+  {
+    model: Nullable(Type.String({ description: 'Model id or alias; empty or omitted = the default model.' })),
+    messages: Type.Array(ChatMessageSchema, { minItems: 1 }),
+    frequency_penalty: Nullable(Type.Number({ minimum: -2, maximum: 2 })),
+    logit_bias: Nullable(Type.Record(Type.String(), Type.Number({ minimum: -100, maximum: 100 }))),
+    logprobs: Nullable(Type.Boolean()),
+    top_logprobs: Nullable(Type.Integer({ minimum: 0, maximum: 20 })),
+    max_tokens: Nullable(Type.Integer({ minimum: 1 })),
+    max_completion_tokens: Nullable(Type.Integer({ minimum: 1, description: 'Wins over max_tokens.' })),
+    n: Nullable(Type.Integer({ minimum: 1 })),
+    presence_penalty: Nullable(Type.Number({ minimum: -2, maximum: 2 })),
+    response_format: Nullable(Type.Object({ type: Type.String() }, { additionalProperties: true })),
+    seed: Nullable(Type.Integer({ description: 'Same seed and parameters give the same output. Random when absent.' })),
+    stop: Nullable(
+      Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }), { maxItems: 32 })], {
+        description: 'Up to 32 non-empty strings; generation ends before them and they are not returned.',
+      }),
+    ),
+    stream: Nullable(Type.Boolean()),
+    stream_options: Nullable(
+      Type.Object(
+        { include_usage: Nullable(Type.Boolean()), continuous_usage_stats: Nullable(Type.Boolean()) },
+        { additionalProperties: true },
+      ),
+    ),
+    temperature: Nullable(Type.Number({ minimum: 0, maximum: 2, description: '0 = greedy. Default 1.' })),
+    top_p: Nullable(Type.Number({ exclusiveMinimum: 0, maximum: 1, description: 'Default 1.' })),
+    tools: Nullable(Type.Array(Type.Unknown())),
+    tool_choice: Nullable(Type.Unknown()),
+    user: Nullable(Type.String()),
+    // Sampling extras of vLLM-style providers.
+    top_k: Nullable(Type.Integer({ minimum: -1 })),
+    min_p: Nullable(Type.Number({ minimum: 0, maximum: 1 })),
+    repetition_penalty: Nullable(Type.Number({ exclusiveMinimum: 0 })),
+  },
+  { additionalProperties: true },
+)
+
+export type ChatCompletionRequest = Static<typeof ChatCompletionRequestSchema>
+export type ChatMessageWire = Static<typeof ChatMessageSchema>
+
+const FinishReasonSchema = Type.Union([Type.Literal('stop'), Type.Literal('length')])
+const StopReasonSchema = Type.Union([Type.String(), Type.Integer(), Type.Null()])
+
+export const ChatCompletionSchema = Type.Object({
+  id: Type.String(),
+  object: Type.Literal('chat.completion'),
+  created: Type.Integer(),
+  model: Type.String(),
+  system_fingerprint: Type.String(),
+  choices: Type.Array(
+    Type.Object({
+      index: Type.Integer(),
+      message: Type.Object({
+        role: Type.Literal('assistant'),
+        content: Type.Union([Type.String(), Type.Null()]),
+        refusal: Type.Null(),
+      }),
+      logprobs: Type.Null(),
+      finish_reason: FinishReasonSchema,
+      stop_reason: StopReasonSchema,
+    }),
+  ),
+  usage: UsageSchema,
+})
+
+export type ChatCompletion = Static<typeof ChatCompletionSchema>
+
+export const ChatCompletionChunkSchema = Type.Object({
+  id: Type.String(),
+  object: Type.Literal('chat.completion.chunk'),
+  created: Type.Integer(),
+  model: Type.String(),
+  system_fingerprint: Type.String(),
+  choices: Type.Array(
+    Type.Object({
+      index: Type.Integer(),
+      delta: Type.Object({ role: Type.Optional(Type.Literal('assistant')), content: Type.Optional(Type.String()) }),
+      logprobs: Type.Null(),
+      finish_reason: Type.Union([FinishReasonSchema, Type.Null()]),
+      stop_reason: Type.Optional(StopReasonSchema),
+    }),
+  ),
+  usage: Type.Optional(Type.Union([UsageSchema, Type.Null()])),
+})
+
+export type ChatCompletionChunk = Static<typeof ChatCompletionChunkSchema>

@@ -1,0 +1,72 @@
+#!/usr/bin/env node
+import { Command, Option } from 'commander'
+import { loadConfig } from './config/load-config.js'
+import { StartupError } from './errors.js'
+import { createLogger } from './observability/logger.js'
+import { startServer } from './server.js'
+import { version } from './version.js'
+
+const collect = (value: string, previous: string[] = []) => [...previous, value]
+
+const program = new Command()
+  .name('gguf-serve')
+  .description('Serve GGUF language models behind the OpenAI HTTP API.')
+  .version(version)
+  .showHelpAfterError()
+
+program
+  .command('start')
+  .description('Start the server. Flags override GGUF_SERVE_* environment variables, which override the config file.')
+  .option('-m, --model <[id=]source>', 'model to serve: a local .gguf path, hf:org/repo[/file.gguf|:QUANT] or an http(s) URL; repeatable', collect)
+  .option('-c, --config <file>', 'YAML config file (see config.example.yaml) [env: GGUF_SERVE_CONFIG]')
+  .option('--host <address>', 'address to listen on [env: GGUF_SERVE_HOST] (default: 127.0.0.1)')
+  .option('-p, --port <port>', 'port to listen on; 0 picks a free one [env: GGUF_SERVE_PORT] (default: 8080)')
+  .option('--context-size <tokens>', 'context window per slot [env: GGUF_SERVE_CONTEXT_SIZE] (default: 4096, capped at the model\'s)')
+  .addOption(
+    new Option('--gpu <backend>', 'compute backend [env: GGUF_SERVE_GPU] (default: auto)').choices(['auto', 'cuda', 'vulkan', 'metal', 'none']),
+  )
+  .option('--gpu-layers <auto|N>', 'layers to offload to the GPU [env: GGUF_SERVE_GPU_LAYERS] (default: auto)')
+  .option('--threads <auto|N>', 'CPU threads [env: GGUF_SERVE_THREADS] (default: auto = usable CPUs, 1 for models under 200 MB)')
+  .option('--parallel <N>', 'parallel slots: requests generated at once [env: GGUF_SERVE_PARALLEL] (default: 4)')
+  .option('--max-tokens <N>', 'completion tokens when a request names none, and the ceiling [env: GGUF_SERVE_MAX_TOKENS] (default: 8192)')
+  .option('--api-key <key>', 'require this API key (repeatable) [env: GGUF_SERVE_API_KEY, comma-separated]', collect)
+  .option('--cache-dir <dir>', 'where downloaded models are kept [env: GGUF_SERVE_CACHE_DIR] (default: models)')
+  .option('--hf-token <token>', 'Hugging Face token for gated repositories [env: GGUF_SERVE_HF_TOKEN]')
+  .addOption(
+    new Option('--log-level <level>', 'log level [env: GGUF_SERVE_LOG_LEVEL] (default: info)').choices([
+      'fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent',
+    ]),
+  )
+  .action(async (flags: Record<string, unknown>) => {
+    const loaded = loadConfig({ flags, env: process.env })
+    const log = createLogger(loaded.config.log.level)
+    const server = await startServer(loaded, log)
+    let stopping = false
+    const stop = (signal: string) => {
+      if (stopping) return
+      stopping = true
+      log.info({ signal }, 'shutting down: finishing in-flight requests')
+      server.close().then(
+        () => {
+          log.info('stopped')
+          process.exit(0)
+        },
+        (error: unknown) => {
+          log.error({ err: error }, 'shutdown failed')
+          process.exit(1)
+        },
+      )
+    }
+    process.on('SIGINT', () => stop('SIGINT'))
+    process.on('SIGTERM', () => stop('SIGTERM'))
+    server.ready.catch((error: unknown) => fail(error))
+  })
+
+/** Startup problems are the user's to fix: one clear line, no stack trace, exit code 1. */
+function fail(error: unknown): never {
+  if (error instanceof StartupError) process.stderr.write(`gguf-serve: ${error.message}\n`)
+  else process.stderr.write(`gguf-serve: unexpected error: ${(error as Error)?.stack ?? String(error)}\n`)
+  process.exit(1)
+}
+
+program.parseAsync().catch(fail)

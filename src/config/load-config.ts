@@ -1,0 +1,216 @@
+import { readFileSync } from 'node:fs'
+import { basename } from 'node:path'
+import { Value } from '@sinclair/typebox/value'
+import type { TSchema } from '@sinclair/typebox'
+import { parse as parseYaml } from 'yaml'
+import { StartupError } from '../errors.js'
+import { ConfigSchema, ModelSettingsSchema, type Config, type ModelConfig } from './schema.js'
+
+/**
+ * Config comes from four layers, later ones winning: defaults < YAML file < environment (GGUF_SERVE_*)
+ * < command-line flags. It is merged, then validated once; a bad value exits naming the key, where it
+ * came from and what is allowed.
+ */
+
+/** One setting reachable from the command line and the environment. */
+interface Setting {
+  flag: string // commander's camelCase option name
+  env: string // suffix after GGUF_SERVE_
+  path: string[] // where it lands in the merged config ('*' = every model's settings)
+  list?: boolean
+}
+
+export const SETTINGS: readonly Setting[] = [
+  { flag: 'host', env: 'HOST', path: ['server', 'host'] },
+  { flag: 'port', env: 'PORT', path: ['server', 'port'] },
+  { flag: 'apiKey', env: 'API_KEY', path: ['server', 'apiKeys'], list: true },
+  { flag: 'logLevel', env: 'LOG_LEVEL', path: ['log', 'level'] },
+  { flag: 'gpu', env: 'GPU', path: ['engine', 'gpu'] },
+  { flag: 'cacheDir', env: 'CACHE_DIR', path: ['download', 'cacheDir'] },
+  { flag: 'hfToken', env: 'HF_TOKEN', path: ['download', 'hfToken'] },
+  { flag: 'contextSize', env: 'CONTEXT_SIZE', path: ['*', 'contextSize'] },
+  { flag: 'parallel', env: 'PARALLEL', path: ['*', 'parallel'] },
+  { flag: 'gpuLayers', env: 'GPU_LAYERS', path: ['*', 'gpuLayers'] },
+  { flag: 'threads', env: 'THREADS', path: ['*', 'threads'] },
+  { flag: 'maxTokens', env: 'MAX_TOKENS', path: ['*', 'maxTokens'] },
+]
+
+export interface ConfigSources {
+  /** Parsed command-line options (commander's camelCase names); `model` may be repeated. */
+  flags: Record<string, unknown>
+  env: NodeJS.ProcessEnv
+}
+
+export interface LoadedConfig {
+  config: Config
+  models: ModelConfig[]
+}
+
+type Layer = { values: Record<string, unknown>; origin: Map<string, string> }
+
+export function loadConfig({ flags, env }: ConfigSources): LoadedConfig {
+  const file = (flags.config as string | undefined) ?? env.GGUF_SERVE_CONFIG
+  const merged: Record<string, unknown> = file ? readYaml(file) : {}
+  const origins = new Map<string, string>()
+  const overrides: Record<string, unknown> = {}
+
+  for (const layer of [envLayer(env), flagLayer(flags)]) {
+    for (const [key, value] of Object.entries(layer.values)) {
+      const setting = SETTINGS.find((s) => s.flag === key)
+      if (setting?.path[0] === '*') overrides[setting.path[1]!] = value
+      else if (setting) setPath(merged, setting.path, value)
+    }
+    for (const [k, v] of layer.origin) origins.set(k, v)
+    const models = layer.values.model as string[] | undefined
+    if (models?.length) merged.models = models.map(parseModelArgument)
+  }
+
+  const config = validate(merged, origins)
+  const modelOverrides = validateOverrides(overrides, origins)
+  return { config, models: resolveModels(config, modelOverrides) }
+}
+
+/** `--model [id=]source`: the id is optional; `hf:` URIs and URLs contain ':' but never a bare '='. */
+function parseModelArgument(argument: string): Record<string, unknown> {
+  const match = /^([A-Za-z0-9][\w.@-]*)=(.+)$/.exec(argument)
+  return match ? { id: match[1], source: match[2] } : { source: argument }
+}
+
+function readYaml(file: string): Record<string, unknown> {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (error) {
+    throw new StartupError(`Cannot read config file ${file}: ${(error as Error).message}`)
+  }
+  let parsed: unknown
+  try {
+    parsed = parseYaml(text)
+  } catch (error) {
+    throw new StartupError(`Config file ${file} is not valid YAML: ${(error as Error).message}`)
+  }
+  if (parsed == null) return {}
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new StartupError(`Config file ${file} must hold a mapping of settings at the top level.`)
+  }
+  return parsed as Record<string, unknown>
+}
+
+function envLayer(env: NodeJS.ProcessEnv): Layer {
+  const values: Record<string, unknown> = {}
+  const origin = new Map<string, string>()
+  for (const s of SETTINGS) {
+    const raw = env[`GGUF_SERVE_${s.env}`]
+    if (raw === undefined || raw === '') continue
+    values[s.flag] = s.list ? raw.split(',').map((x) => x.trim()).filter(Boolean) : coerce(raw)
+    origin.set(s.flag, `GGUF_SERVE_${s.env}`)
+  }
+  if (env.GGUF_SERVE_MODEL) {
+    values.model = [env.GGUF_SERVE_MODEL]
+    origin.set('model', 'GGUF_SERVE_MODEL')
+  }
+  return { values, origin }
+}
+
+function flagLayer(flags: Record<string, unknown>): Layer {
+  const values: Record<string, unknown> = {}
+  const origin = new Map<string, string>()
+  for (const s of SETTINGS) {
+    const raw = flags[s.flag]
+    if (raw === undefined) continue
+    values[s.flag] = s.list ? [raw].flat() : typeof raw === 'string' ? coerce(raw) : raw
+    origin.set(s.flag, `--${s.flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`)
+  }
+  if (Array.isArray(flags.model) && flags.model.length) {
+    values.model = flags.model
+    origin.set('model', '--model')
+  }
+  return { values, origin }
+}
+
+/** Strings from flags and env become numbers or booleans when they look like them; the schema judges. */
+function coerce(raw: string): unknown {
+  if (/^-?\d+$/.test(raw)) return Number(raw)
+  if (raw === 'true' || raw === 'false') return raw === 'true'
+  return raw
+}
+
+function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
+  let node = target
+  for (const key of path.slice(0, -1)) {
+    const next = node[key]
+    if (typeof next !== 'object' || next === null || Array.isArray(next)) node[key] = {}
+    node = node[key] as Record<string, unknown>
+  }
+  node[path.at(-1)!] = value
+}
+
+function validate(raw: Record<string, unknown>, origins: Map<string, string>): Config {
+  const withDefaults = Value.Default(ConfigSchema, Value.Clone(raw)) as unknown
+  assertValid(ConfigSchema, withDefaults, '', origins)
+  return withDefaults as Config
+}
+
+function validateOverrides(raw: Record<string, unknown>, origins: Map<string, string>) {
+  const partial = { ...ModelSettingsSchema, required: [] } as TSchema
+  assertValid(partial, raw, 'models/*', origins)
+  return raw
+}
+
+function assertValid(schema: TSchema, value: unknown, prefix: string, origins: Map<string, string>): void {
+  const error = Value.Errors(schema, value).First()
+  if (!error) return
+  const path = `${prefix}${error.path}`.replace(/^\//, '').replaceAll('/', '.') || '(top level)'
+  const leaf = error.path.split('/').at(-1) ?? ''
+  const setting = SETTINGS.find((s) => s.path.at(-1) === leaf)
+  const origin = setting && origins.get(setting.flag)
+  const unknownKey = error.message.includes('additional properties') || error.message.includes('Unexpected property')
+  const message = unknownKey
+    ? `Unknown config key '${path}'.`
+    : `Invalid config value at '${path}'${origin ? ` (from ${origin})` : ''}: got ${JSON.stringify(error.value)}, expected ${describeSchema(error.schema)}.`
+  throw new StartupError(message)
+}
+
+/** A human description of what a schema allows, for error messages. */
+export function describeSchema(schema: TSchema): string {
+  if (schema.anyOf) return (schema.anyOf as TSchema[]).map(describeSchema).join(' or ')
+  if (schema.const !== undefined) return JSON.stringify(schema.const)
+  const bounds = [
+    schema.minimum !== undefined ? `>= ${schema.minimum}` : '',
+    schema.maximum !== undefined ? `<= ${schema.maximum}` : '',
+  ].filter(Boolean)
+  switch (schema.type) {
+    case 'integer':
+      return `an integer${bounds.length ? ` ${bounds.join(' and ')}` : ''}`
+    case 'number':
+      return `a number${bounds.length ? ` ${bounds.join(' and ')}` : ''}`
+    case 'string':
+      return schema.minLength ? 'a non-empty string' : 'a string'
+    case 'array':
+      return 'a list'
+    case 'object':
+      return 'a mapping'
+    default:
+      return String(schema.type ?? 'a valid value')
+  }
+}
+
+function resolveModels(config: Config, overrides: Record<string, unknown>): ModelConfig[] {
+  const seen = new Set<string>()
+  return config.models.map((entry) => {
+    const id = entry.id ?? defaultModelId(entry.source)
+    for (const name of [id, ...entry.aliases]) {
+      if (seen.has(name)) throw new StartupError(`Model id or alias '${name}' is used twice in models.`)
+      seen.add(name)
+    }
+    const { id: _id, source, aliases, ...own } = entry
+    return { ...config.modelDefaults, ...own, ...overrides, id, source, aliases } as ModelConfig
+  })
+}
+
+/** `./models/Qwen2.5-0.5B-Q8_0.gguf` → `Qwen2.5-0.5B-Q8_0`; `hf:org/repo:Q4_K_M` → `org/repo:Q4_K_M`. */
+export function defaultModelId(source: string): string {
+  if (source.startsWith('hf:')) return source.slice(3).replace(/\.gguf$/i, '')
+  const path = /^https?:\/\//i.test(source) ? new URL(source).pathname : source
+  return basename(path).replace(/\.gguf$/i, '') || source
+}

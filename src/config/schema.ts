@@ -1,0 +1,149 @@
+import { Type, type Static } from '@sinclair/typebox'
+
+/**
+ * The one config schema. Every key has a default and a description; `config.example.yaml` documents the
+ * same keys. `Static<typeof ConfigSchema>` is the only config type in the code base.
+ */
+
+const Auto = Type.Literal('auto')
+
+export const ModelSettingsSchema = Type.Object(
+  {
+    contextSize: Type.Integer({
+      minimum: 64,
+      default: 4096,
+      description: 'Context window per slot, in tokens; capped at the model\'s training context.',
+    }),
+    parallel: Type.Integer({
+      minimum: 1,
+      maximum: 64,
+      default: 4,
+      description: 'Parallel slots (context sequences): requests generated at the same time.',
+    }),
+    gpuLayers: Type.Union([Auto, Type.Integer({ minimum: 0 })], {
+      default: 'auto',
+      description: 'Layers offloaded to the GPU: "auto" fits as many as memory allows, 0 keeps the model on the CPU.',
+    }),
+    threads: Type.Union([Auto, Type.Integer({ minimum: 1, maximum: 512 })], {
+      default: 'auto',
+      description:
+        'CPU threads for evaluation. "auto" uses the CPUs this process may run on (cgroup quota and affinity), ' +
+        'but 1 thread for models under 200 MB, where more threads only contend.',
+    }),
+    maxTokens: Type.Integer({
+      minimum: 1,
+      default: 8192,
+      description: 'Completion tokens a request may generate when it names no max_tokens (and its ceiling).',
+    }),
+    batchSize: Type.Integer({
+      minimum: 16,
+      default: 512,
+      description: 'Tokens evaluated per engine step at most (prompt chunks of all slots plus one per decoding slot).',
+    }),
+    prefillChunkTokens: Type.Integer({
+      minimum: 8,
+      default: 128,
+      description:
+        'Prompts are evaluated in chunks that start at multiples of this many tokens, so that cached prefixes ' +
+        'reuse exactly the same batches as a fresh run (same seed, same output).',
+    }),
+  },
+  { additionalProperties: false },
+)
+
+export const ModelEntrySchema = Type.Composite(
+  [
+    Type.Object({
+      id: Type.Optional(
+        Type.String({ minLength: 1, description: 'Name clients pass as "model". Defaults to the file name without .gguf.' }),
+      ),
+      source: Type.String({
+        minLength: 1,
+        description: 'A local path, an hf: URI (hf:org/repo/file.gguf or hf:org/repo:Q4_K_M) or an http(s) URL.',
+      }),
+      aliases: Type.Array(Type.String({ minLength: 1 }), {
+        default: [],
+        description: 'Other names that route to this model.',
+      }),
+    }),
+    Type.Partial(ModelSettingsSchema),
+  ],
+  { additionalProperties: false },
+)
+
+export const ConfigSchema = Type.Object(
+  {
+    server: Type.Object(
+      {
+        host: Type.String({ default: '127.0.0.1', description: 'Address to listen on; 0.0.0.0 for all interfaces.' }),
+        port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080, description: 'TCP port; 0 picks a free one.' }),
+        apiKeys: Type.Array(Type.String({ minLength: 1 }), {
+          default: [],
+          description: 'Accepted API keys. Empty: no authentication (local use). /health stays open.',
+        }),
+        bodyLimitBytes: Type.Integer({
+          minimum: 1024,
+          default: 8 * 1024 * 1024,
+          description: 'Largest request body; larger ones get 413.',
+        }),
+        shutdownGraceMs: Type.Integer({
+          minimum: 0,
+          default: 30_000,
+          description: 'On SIGINT/SIGTERM, how long in-flight requests may run before they are cut.',
+        }),
+        queueMax: Type.Integer({
+          minimum: 0,
+          default: 64,
+          description: 'Requests waiting for a slot, per model; more get 429 queue_full.',
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    engine: Type.Object(
+      {
+        gpu: Type.Union(
+          [Auto, Type.Literal('cuda'), Type.Literal('vulkan'), Type.Literal('metal'), Type.Literal('none')],
+          { default: 'auto', description: 'Compute backend: auto tries CUDA, Vulkan, Metal, then the CPU.' },
+        ),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    download: Type.Object(
+      {
+        cacheDir: Type.String({ default: 'models', description: 'Where hf: and URL models are downloaded and reused.' }),
+        hfEndpoint: Type.String({ default: 'https://huggingface.co', description: 'Hugging Face base URL (mirrors).' }),
+        hfToken: Type.Optional(Type.String({ description: 'Token for gated Hugging Face repositories.' })),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    log: Type.Object(
+      {
+        level: Type.Union(
+          ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+          { default: 'info', description: 'Log level.' },
+        ),
+        prompts: Type.Boolean({
+          default: false,
+          description: 'Also log prompts and outputs (off: they may hold private data).',
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    modelDefaults: Type.Object(ModelSettingsSchema.properties, {
+      default: {},
+      additionalProperties: false,
+      description: 'Settings for every model that does not set its own.',
+    }),
+    models: Type.Array(ModelEntrySchema, {
+      default: [],
+      description: 'Models to serve. The first one is the default for requests that name no model.',
+    }),
+  },
+  { additionalProperties: false },
+)
+
+export type Config = Static<typeof ConfigSchema>
+export type ModelSettings = Static<typeof ModelSettingsSchema>
+export type ModelEntry = Static<typeof ModelEntrySchema>
+/** A model entry with every setting resolved: what the engine loads. */
+export type ModelConfig = ModelSettings & { id: string; source: string; aliases: string[] }

@@ -1,0 +1,92 @@
+import { randomUUID } from 'node:crypto'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import type { Logger } from 'pino'
+import type { Config } from '../config/schema.js'
+import type { FinishReason, Usage } from '../engine/types.js'
+import type { ModelRouter } from '../scheduler/model-router.js'
+import type { RequestTimings } from '../scheduler/scheduler.js'
+import { authPlugin } from './plugins/auth.js'
+import { errorsPlugin } from './plugins/errors.js'
+import { chatRoutes } from './routes/chat.js'
+import { healthRoutes } from './routes/health.js'
+import { modelRoutes } from './routes/models.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    router: ModelRouter
+  }
+  interface FastifyRequest {
+    /** Filled while a generation runs; logged once when the response ends. */
+    generationLog: { usage?: Usage; timings?: RequestTimings; finishReason?: FinishReason }
+  }
+}
+
+export interface AppDependencies {
+  config: Config
+  router: ModelRouter
+  log: Logger
+}
+
+/** Same routes under every base URL clients are configured with: `/v1` (OpenAI), none, and DeepInfra's `/v1/openai`. */
+const API_PREFIXES = ['/v1', '', '/v1/openai']
+
+const MAX_REQUEST_ID_LENGTH = 128
+
+/** The app as a plugin tree; it never listens (the CLI and tests do). */
+export async function buildApp({ config, router, log }: AppDependencies): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: log as FastifyBaseLogger,
+    disableRequestLogging: true,
+    bodyLimit: config.server.bodyLimitBytes,
+    // Honour a client's x-request-id (bounded), else make one; it is echoed back and keys the log line.
+    genReqId: (req) => {
+      const given = req.headers['x-request-id']
+      return typeof given === 'string' && given && given.length <= MAX_REQUEST_ID_LENGTH ? given : randomUUID()
+    },
+    ajv: {
+      // Known keys are strict: no coercion ("n": true must not become 1), nothing silently removed.
+      customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false },
+    },
+    return503OnClosing: true,
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  app.decorate('router', router)
+  // Fastify forbids a shared object as a request decoration: null here, a fresh object per request below.
+  app.decorateRequest('generationLog', null as unknown as FastifyRequest['generationLog'])
+  app.addHook('onRequest', async (request, reply) => {
+    request.generationLog = {}
+    reply.header('x-request-id', request.id)
+  })
+  app.addHook('onResponse', async (request, reply) => {
+    const { usage, timings, finishReason } = request.generationLog
+    request.log.info(
+      {
+        method: request.method,
+        route: request.routeOptions.url ?? request.url,
+        status: reply.statusCode,
+        promptTokens: usage?.promptTokens,
+        completionTokens: usage?.completionTokens,
+        cachedTokens: usage?.cachedTokens,
+        finishReason,
+        queueMs: round(timings?.queueMs),
+        ttftMs: round(timings?.ttftMs),
+        durationMs: round(reply.elapsedTime),
+      },
+      'request',
+    )
+  })
+
+  await app.register(errorsPlugin, { bodyLimit: config.server.bodyLimitBytes })
+  await app.register(authPlugin, { apiKeys: config.server.apiKeys })
+  await app.register(healthRoutes)
+  for (const prefix of API_PREFIXES) {
+    await app.register(chatRoutes, { prefix })
+    await app.register(modelRoutes, { prefix })
+  }
+  return app
+}
+
+function round(ms: number | null | undefined): number | undefined {
+  return ms == null ? undefined : Math.round(ms * 10) / 10
+}

@@ -1,0 +1,62 @@
+import type { FastifyError } from 'fastify'
+import {
+  InvalidRequestError,
+  PayloadTooLargeError,
+  ServeError,
+} from '../errors.js'
+
+export interface ErrorBody {
+  error: { message: string; type: string; param: string | null; code: string | null }
+}
+
+export function errorBody(error: ServeError): ErrorBody {
+  return { error: { message: error.message, type: error.type, param: error.param, code: error.code } }
+}
+
+interface AjvError {
+  instancePath: string
+  keyword: string
+  message?: string
+  params: Record<string, unknown>
+}
+
+/**
+ * Fastify's own errors (schema validation, JSON parsing, body limits) become ServeErrors here, so every
+ * error leaves in OpenAI's envelope. Validation is a 400 naming the field, never a 422 or Ajv's dump.
+ */
+export function fromFastifyError(error: FastifyError & { validation?: AjvError[] }, bodyLimit: number): ServeError | null {
+  if (error.validation?.length) return fromValidation(error.validation)
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new PayloadTooLargeError(bodyLimit)
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new InvalidRequestError('The request body must be JSON, sent with Content-Type: application/json.', null)
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new InvalidRequestError('The request body is empty; send a JSON object.', null)
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new InvalidRequestError(`The request body is not valid JSON: ${error.message}`, null)
+  }
+  if (error instanceof SyntaxError || (error.statusCode === 400 && /JSON/i.test(error.message))) {
+    return new InvalidRequestError(`The request body is not valid JSON: ${error.message}`, null)
+  }
+  return null
+}
+
+function fromValidation(errors: AjvError[]): InvalidRequestError {
+  // Ajv reports a union's branches before the union itself; the deepest path is the most specific.
+  const error = errors.reduce((a, b) => (b.instancePath.length > a.instancePath.length ? b : a))
+  let path = error.instancePath
+  if (error.keyword === 'required') path += `/${String(error.params.missingProperty)}`
+  const param = toParam(path)
+  if (param === null) return new InvalidRequestError(`The request body ${error.message ?? 'is invalid'}.`, null)
+  const problem = error.keyword === 'required' ? 'is required' : (error.message ?? 'is invalid')
+  const allowed = error.keyword === 'anyOf' ? ' (wrong type)' : error.params.allowedValues ? `: ${JSON.stringify(error.params.allowedValues)}` : ''
+  return new InvalidRequestError(`Invalid '${param}': ${problem}${allowed}.`, param)
+}
+
+/** `/messages/0/role` → `messages[0].role`, the form OpenAI's `param` uses. */
+export function toParam(instancePath: string): string | null {
+  const parts = instancePath.split('/').filter(Boolean)
+  if (parts.length === 0) return null
+  return parts.reduce((out, part) => (/^\d+$/.test(part) ? `${out}[${part}]` : out ? `${out}.${part}` : part), '')
+}

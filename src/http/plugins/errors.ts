@@ -1,0 +1,29 @@
+import type { FastifyError, FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import { RouteNotFoundError, ServeError } from '../../errors.js'
+import { errorBody, fromFastifyError } from '../error-body.js'
+
+/**
+ * The one place errors become replies: typed ServeErrors keep their status, Fastify's own errors are
+ * translated, anything else is a 500 whose message is logged but not sent (no stack traces or paths).
+ */
+export const errorsPlugin = fp(
+  async (app: FastifyInstance, options: { bodyLimit: number }) => {
+    app.setErrorHandler((error: FastifyError, request, reply) => {
+      const served = error instanceof ServeError ? error : fromFastifyError(error, options.bodyLimit)
+      if (!served) {
+        request.log.error({ err: error }, 'unhandled error')
+        return reply.status(500).send({
+          error: { message: 'The server had an error while processing your request.', type: 'server_error', param: null, code: null },
+        })
+      }
+      if (served.status === 500) request.log.error({ err: served.cause ?? served }, served.message)
+      return reply.status(served.status).headers(served.headers).send(errorBody(served))
+    })
+    app.setNotFoundHandler((request, reply) => {
+      const error = new RouteNotFoundError(request.method, request.url)
+      return reply.status(404).send(errorBody(error))
+    })
+  },
+  { name: 'errors' },
+)

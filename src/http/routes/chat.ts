@@ -1,0 +1,36 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { ChatChunkEncoder, encodeChatCompletion, newResponseMeta } from '../../api/codec/chat-response.js'
+import { decodeChatRequest } from '../../api/codec/chat-request.js'
+import { foldEvents } from '../../api/codec/fold-events.js'
+import { ChatCompletionRequestSchema, ChatCompletionSchema } from '../../api/schemas/chat.js'
+import { ErrorBodySchema } from '../../api/schemas/common.js'
+import { sendSse, startIterable } from '../sse.js'
+import { submitFor } from '../submit.js'
+
+export const chatRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.post(
+    '/chat/completions',
+    {
+      schema: {
+        summary: 'Create a chat completion (streamed with `stream: true`)',
+        body: ChatCompletionRequestSchema,
+        response: { 200: ChatCompletionSchema, '4xx': ErrorBodySchema, '5xx': ErrorBodySchema },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body
+      const scheduler = app.router.resolve(body.model)
+      const { info } = scheduler.model
+      const generation = decodeChatRequest(body, info.id)
+      const meta = newResponseMeta('chatcmpl', body.model || info.id, info.fingerprint)
+      const events = await startIterable(submitFor(request, reply, scheduler, generation))
+      if (!body.stream) return encodeChatCompletion(await foldEvents(events), meta)
+      const encoder = new ChatChunkEncoder(meta, body.stream_options?.include_usage === true)
+      return sendSse(reply, flatMap(events, (event) => encoder.push(event)))
+    },
+  )
+}
+
+async function* flatMap<T, U>(source: AsyncIterable<T>, map: (item: T) => U[]): AsyncGenerator<U> {
+  for await (const item of source) yield* map(item)
+}

@@ -1,0 +1,56 @@
+import { Readable } from 'node:stream'
+import type { FastifyReply } from 'fastify'
+import { EngineError, ServeError } from '../errors.js'
+import { errorBody } from './error-body.js'
+
+/**
+ * Sends chunks as server-sent events in OpenAI's framing: `data: <json>\n\n` each, then
+ * `data: [DONE]\n\n`. The caller awaits the first chunk before calling this, so errors found before
+ * generation starts (queue full, prompt too long) still leave as a normal JSON error with its status.
+ * An error after the headers went out is one `data: {"error": …}` event, then the stream closes; the
+ * SDKs raise it as an APIError. A client that disconnects destroys the stream, which returns the
+ * chunk iterator and so cancels the generation.
+ */
+export function sendSse(reply: FastifyReply, chunks: AsyncIterable<unknown>): FastifyReply {
+  reply
+    .header('content-type', 'text/event-stream; charset=utf-8')
+    .header('cache-control', 'no-cache')
+    .header('x-accel-buffering', 'no')
+  return reply.send(Readable.from(frame(chunks, reply), { objectMode: false }))
+}
+
+async function* frame(chunks: AsyncIterable<unknown>, reply: FastifyReply): AsyncGenerator<string> {
+  try {
+    for await (const chunk of chunks) yield `data: ${JSON.stringify(chunk)}\n\n`
+    yield 'data: [DONE]\n\n'
+  } catch (error) {
+    const served = error instanceof ServeError ? error : new EngineError('Generation failed.', error)
+    reply.request.log.error({ err: error }, 'error after the stream started')
+    yield `data: ${JSON.stringify(errorBody(served))}\n\n`
+  }
+}
+
+/**
+ * Starts an async iterable and waits for its first item, so a failure before any output is thrown
+ * here (and becomes an HTTP error) rather than inside a stream whose headers were already sent.
+ */
+export async function startIterable<T>(source: AsyncIterable<T>): Promise<AsyncIterable<T>> {
+  const iterator = source[Symbol.asyncIterator]()
+  const first = await iterator.next()
+  return {
+    [Symbol.asyncIterator]: () => {
+      let pending: IteratorResult<T> | null = first
+      return {
+        next: async () => {
+          if (pending) {
+            const result = pending
+            pending = null
+            return result
+          }
+          return iterator.next()
+        },
+        return: async () => (await iterator.return?.()) ?? { value: undefined, done: true },
+      }
+    },
+  }
+}

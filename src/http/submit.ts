@@ -1,0 +1,37 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { GenerationEvent, GenerationRequest } from '../engine/types.js'
+import type { Scheduler } from '../scheduler/scheduler.js'
+
+/**
+ * Hands a request to the scheduler with the HTTP request's lifetime attached: the socket closing before
+ * the reply is complete aborts it (queued or running), and usage and timings are kept on the request
+ * for its log line.
+ */
+export function submitFor(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  scheduler: Scheduler,
+  generation: GenerationRequest,
+): AsyncIterable<GenerationEvent> {
+  const abort = new AbortController()
+  reply.raw.on('close', () => {
+    if (!reply.raw.writableFinished) abort.abort()
+  })
+  const events = scheduler.submit(generation, {
+    signal: abort.signal,
+    onTimings: (timings) => {
+      request.generationLog.timings = timings
+    },
+  })
+  return tapUsage(events, request)
+}
+
+async function* tapUsage(events: AsyncIterable<GenerationEvent>, request: FastifyRequest): AsyncGenerator<GenerationEvent> {
+  for await (const event of events) {
+    if (event.type === 'finished') {
+      request.generationLog.usage = event.usage
+      request.generationLog.finishReason = event.reason
+    }
+    yield event
+  }
+}

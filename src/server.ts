@@ -1,0 +1,62 @@
+import type { FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
+import type { LoadedConfig } from './config/load-config.js'
+import { LoadedModel } from './engine/loaded-model.js'
+import { createLlamaRuntime } from './engine/llama-runtime.js'
+import { resolveModelSource } from './engine/model-source.js'
+import { StartupError } from './errors.js'
+import { buildApp } from './http/app.js'
+import { ModelRouter } from './scheduler/model-router.js'
+
+export interface RunningServer {
+  app: FastifyInstance
+  router: ModelRouter
+  url: string
+  /** Resolves when every model is loaded; rejects with a StartupError if one cannot be. */
+  ready: Promise<void>
+  /** Graceful stop: no new requests, in-flight ones finish within the grace period, models freed. */
+  close(): Promise<void>
+}
+
+/**
+ * Opens the HTTP port first (so /health can answer "loading"), then resolves, downloads and loads the
+ * models in the background.
+ */
+export async function startServer({ config, models }: LoadedConfig, log: Logger): Promise<RunningServer> {
+  if (models.length === 0) {
+    throw new StartupError('No model configured: pass --model <path|hf:URI|URL> or list models in the config file.')
+  }
+  const router = new ModelRouter(models, { queueMax: config.server.queueMax, log })
+  const app = await buildApp({ config, router, log })
+  const address = await app.listen({ host: config.server.host, port: config.server.port })
+  log.info({ url: address }, `listening on ${address}`)
+
+  const ready = (async () => {
+    const llama = await createLlamaRuntime(config.engine.gpu, log)
+    for (const model of models) {
+      const path = await resolveModelSource(model.source, {
+        cacheDir: config.download.cacheDir,
+        hfEndpoint: config.download.hfEndpoint,
+        headers: config.download.hfToken ? { authorization: `Bearer ${config.download.hfToken}` } : undefined,
+        log,
+      })
+      router.serve(await LoadedModel.load(llama, model, path, log))
+    }
+    log.info('ready')
+  })()
+
+  let closing: Promise<void> | null = null
+  const close = () =>
+    (closing ??= (async () => {
+      const grace = setTimeout(() => {
+        log.warn(`grace period of ${config.server.shutdownGraceMs} ms over: closing the remaining connections`)
+        app.server.closeAllConnections()
+      }, config.server.shutdownGraceMs)
+      await Promise.all([app.close(), router.drain()])
+      clearTimeout(grace)
+      await ready.catch(() => {})
+      await router.dispose()
+    })())
+
+  return { app, router, url: address, ready, close }
+}
