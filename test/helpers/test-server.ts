@@ -1,0 +1,55 @@
+import OpenAI from 'openai'
+import { loadConfig } from '../../src/config/load-config.js'
+import { createLogger } from '../../src/observability/logger.js'
+import { startServer, type RunningServer } from '../../src/server.js'
+import { TINY_MODEL_PATH } from './models.js'
+
+export interface TestServer {
+  server: RunningServer
+  /** e.g. http://127.0.0.1:41234 */
+  origin: string
+  client: OpenAI
+  close(): Promise<void>
+}
+
+/**
+ * Starts the real server in-process on a free port, exactly as `gguf-serve start` would with these
+ * flags (tiny models run on 1 thread: more threads only contend), and waits until it is ready.
+ */
+export async function startTestServer(flags: Record<string, unknown> = {}): Promise<TestServer> {
+  const loaded = loadConfig({
+    flags: { model: [TINY_MODEL_PATH], port: '0', threads: '1', contextSize: '1024', parallel: '2', ...flags },
+    env: {},
+  })
+  const server = await startServer(loaded, createLogger(process.env.TEST_LOG_LEVEL === 'debug' ? 'debug' : 'silent'))
+  await server.ready
+  const origin = server.url
+  const client = new OpenAI({ baseURL: `${origin}/v1`, apiKey: 'test', maxRetries: 0, timeout: 30_000 })
+  return { server, origin, client, close: () => server.close() }
+}
+
+/** POSTs raw JSON (or a raw string) and returns status, headers and parsed body. */
+export async function postJson(origin: string, path: string, body: unknown, headers: Record<string, string> = {}) {
+  const response = await fetch(`${origin}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  })
+  const text = await response.text()
+  let json: any = null
+  try {
+    json = JSON.parse(text)
+  } catch {
+    // SSE or plain text: the caller reads `text`.
+  }
+  return { status: response.status, headers: response.headers, text, json }
+}
+
+/** Reads an SSE body into its `data:` payloads (the final "[DONE]" kept as a string). */
+export function sseEvents(text: string): Array<any> {
+  return text
+    .split('\n\n')
+    .filter((block) => block.startsWith('data: '))
+    .map((block) => block.slice('data: '.length))
+    .map((data) => (data === '[DONE]' ? data : JSON.parse(data)))
+}
