@@ -3,7 +3,6 @@ import { Command, Option } from 'commander'
 import { loadConfig } from './config/load-config.js'
 import { StartupError } from './errors.js'
 import { createLogger } from './observability/logger.js'
-import { startServer } from './server.js'
 import { version } from './version.js'
 
 const collect = (value: string, previous: string[] = []) => [...previous, value]
@@ -40,6 +39,8 @@ program
   .action(async (flags: Record<string, unknown>) => {
     const loaded = loadConfig({ flags, env: process.env })
     const log = createLogger(loaded.config.log.level)
+    // Imported here so --help and config errors answer without loading the native engine.
+    const { startServer } = await import('./server.js')
     const server = await startServer(loaded, log)
     let stopping = false
     const stop = (signal: string) => {

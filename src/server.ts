@@ -32,16 +32,20 @@ export async function startServer({ config, models }: LoadedConfig, log: Logger)
   log.info({ url: address }, `listening on ${address}`)
 
   const ready = (async () => {
-    const llama = await createLlamaRuntime(config.engine.gpu, log)
+    // Files first: a missing or broken model is reported before the native backend spends time starting.
+    const paths: string[] = []
     for (const model of models) {
-      const path = await resolveModelSource(model.source, {
-        cacheDir: config.download.cacheDir,
-        hfEndpoint: config.download.hfEndpoint,
-        headers: config.download.hfToken ? { authorization: `Bearer ${config.download.hfToken}` } : undefined,
-        log,
-      })
-      router.serve(await LoadedModel.load(llama, model, path, log))
+      paths.push(
+        await resolveModelSource(model.source, {
+          cacheDir: config.download.cacheDir,
+          hfEndpoint: config.download.hfEndpoint,
+          headers: config.download.hfToken ? { authorization: `Bearer ${config.download.hfToken}` } : undefined,
+          log,
+        }),
+      )
     }
+    const llama = await createLlamaRuntime(config.engine.gpu, log)
+    for (const [i, model] of models.entries()) router.serve(await LoadedModel.load(llama, model, paths[i]!, log))
     log.info('ready')
   })()
 

@@ -18,21 +18,23 @@ interface Setting {
   env: string // suffix after GGUF_SERVE_
   path: string[] // where it lands in the merged config ('*' = every model's settings)
   list?: boolean
+  /** Flags and env are strings; these settings may hold numbers, so digits become a number. */
+  numeric?: boolean
 }
 
 export const SETTINGS: readonly Setting[] = [
   { flag: 'host', env: 'HOST', path: ['server', 'host'] },
-  { flag: 'port', env: 'PORT', path: ['server', 'port'] },
+  { flag: 'port', env: 'PORT', path: ['server', 'port'], numeric: true },
   { flag: 'apiKey', env: 'API_KEY', path: ['server', 'apiKeys'], list: true },
   { flag: 'logLevel', env: 'LOG_LEVEL', path: ['log', 'level'] },
   { flag: 'gpu', env: 'GPU', path: ['engine', 'gpu'] },
   { flag: 'cacheDir', env: 'CACHE_DIR', path: ['download', 'cacheDir'] },
   { flag: 'hfToken', env: 'HF_TOKEN', path: ['download', 'hfToken'] },
-  { flag: 'contextSize', env: 'CONTEXT_SIZE', path: ['*', 'contextSize'] },
-  { flag: 'parallel', env: 'PARALLEL', path: ['*', 'parallel'] },
-  { flag: 'gpuLayers', env: 'GPU_LAYERS', path: ['*', 'gpuLayers'] },
-  { flag: 'threads', env: 'THREADS', path: ['*', 'threads'] },
-  { flag: 'maxTokens', env: 'MAX_TOKENS', path: ['*', 'maxTokens'] },
+  { flag: 'contextSize', env: 'CONTEXT_SIZE', path: ['*', 'contextSize'], numeric: true },
+  { flag: 'parallel', env: 'PARALLEL', path: ['*', 'parallel'], numeric: true },
+  { flag: 'gpuLayers', env: 'GPU_LAYERS', path: ['*', 'gpuLayers'], numeric: true },
+  { flag: 'threads', env: 'THREADS', path: ['*', 'threads'], numeric: true },
+  { flag: 'maxTokens', env: 'MAX_TOKENS', path: ['*', 'maxTokens'], numeric: true },
 ]
 
 export interface ConfigSources {
@@ -67,7 +69,9 @@ export function loadConfig({ flags, env }: ConfigSources): LoadedConfig {
 
   const config = validate(merged, origins)
   const modelOverrides = validateOverrides(overrides, origins)
-  return { config, models: resolveModels(config, modelOverrides) }
+  // A model's own settings are the keys it really sets: schema defaults must not hide modelDefaults.
+  const ownSettings = ((merged.models ?? []) as Array<Record<string, unknown>>).map((m) => ({ ...m }))
+  return { config, models: resolveModels(config, ownSettings, modelOverrides) }
 }
 
 /** `--model [id=]source`: the id is optional; `hf:` URIs and URLs contain ':' but never a bare '='. */
@@ -102,7 +106,7 @@ function envLayer(env: NodeJS.ProcessEnv): Layer {
   for (const s of SETTINGS) {
     const raw = env[`GGUF_SERVE_${s.env}`]
     if (raw === undefined || raw === '') continue
-    values[s.flag] = s.list ? raw.split(',').map((x) => x.trim()).filter(Boolean) : coerce(raw)
+    values[s.flag] = s.list ? raw.split(',').map((x) => x.trim()).filter(Boolean) : coerce(raw, s)
     origin.set(s.flag, `GGUF_SERVE_${s.env}`)
   }
   if (env.GGUF_SERVE_MODEL) {
@@ -118,7 +122,7 @@ function flagLayer(flags: Record<string, unknown>): Layer {
   for (const s of SETTINGS) {
     const raw = flags[s.flag]
     if (raw === undefined) continue
-    values[s.flag] = s.list ? [raw].flat() : typeof raw === 'string' ? coerce(raw) : raw
+    values[s.flag] = s.list ? [raw].flat() : typeof raw === 'string' ? coerce(raw, s) : raw
     origin.set(s.flag, `--${s.flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`)
   }
   if (Array.isArray(flags.model) && flags.model.length) {
@@ -128,11 +132,9 @@ function flagLayer(flags: Record<string, unknown>): Layer {
   return { values, origin }
 }
 
-/** Strings from flags and env become numbers or booleans when they look like them; the schema judges. */
-function coerce(raw: string): unknown {
-  if (/^-?\d+$/.test(raw)) return Number(raw)
-  if (raw === 'true' || raw === 'false') return raw === 'true'
-  return raw
+/** Digits from flags and env become numbers where the setting takes one; the schema judges the rest. */
+function coerce(raw: string, setting: Setting): unknown {
+  return setting.numeric && /^-?\d+$/.test(raw) ? Number(raw) : raw
 }
 
 function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
@@ -161,8 +163,7 @@ function assertValid(schema: TSchema, value: unknown, prefix: string, origins: M
   const error = Value.Errors(schema, value).First()
   if (!error) return
   const path = `${prefix}${error.path}`.replace(/^\//, '').replaceAll('/', '.') || '(top level)'
-  const leaf = error.path.split('/').at(-1) ?? ''
-  const setting = SETTINGS.find((s) => s.path.at(-1) === leaf)
+  const setting = SETTINGS.find((s) => `${prefix}${error.path}` === (s.path[0] === '*' ? `models/*/${s.path[1]}` : `/${s.path.join('/')}`))
   const origin = setting && origins.get(setting.flag)
   const unknownKey = error.message.includes('additional properties') || error.message.includes('Unexpected property')
   const message = unknownKey
@@ -195,16 +196,20 @@ export function describeSchema(schema: TSchema): string {
   }
 }
 
-function resolveModels(config: Config, overrides: Record<string, unknown>): ModelConfig[] {
+function resolveModels(
+  config: Config,
+  ownSettings: Array<Record<string, unknown>>,
+  overrides: Record<string, unknown>,
+): ModelConfig[] {
   const seen = new Set<string>()
-  return config.models.map((entry) => {
+  return config.models.map((entry, index) => {
     const id = entry.id ?? defaultModelId(entry.source)
     for (const name of [id, ...entry.aliases]) {
       if (seen.has(name)) throw new StartupError(`Model id or alias '${name}' is used twice in models.`)
       seen.add(name)
     }
-    const { id: _id, source, aliases, ...own } = entry
-    return { ...config.modelDefaults, ...own, ...overrides, id, source, aliases } as ModelConfig
+    const { id: _id, source: _source, aliases: _aliases, ...own } = ownSettings[index] ?? {}
+    return { ...config.modelDefaults, ...own, ...overrides, id, source: entry.source, aliases: entry.aliases } as ModelConfig
   })
 }
 

@@ -24,11 +24,21 @@ export class TokenTextDecoder {
   /** Text that became final with this token ('' while a character is incomplete). */
   push(token: number): string {
     this.pending.push(token)
-    const text = this.detokenize(this.pending, this.context)
-    if (text.endsWith('\uFFFD') && this.pending.length < MAX_PENDING_TOKENS) return ''
-    this.context = [...this.context, ...this.pending].slice(-CONTEXT_TOKENS)
-    this.pending = []
-    return text
+    let text = this.detokenize(this.pending, this.context)
+    let released = ''
+    // Leading tokens that decode the same alone (an invalid byte, a finished character) are final even
+    // while a later character is incomplete; releasing them keeps them from using up its token budget.
+    while (text.endsWith('\uFFFD') && this.pending.length > 1) {
+      const head = this.detokenize(this.pending.slice(0, 1), this.context)
+      const rest = this.detokenize(this.pending.slice(1), [...this.context, this.pending[0]!].slice(-CONTEXT_TOKENS))
+      if (head + rest !== text) break
+      released += head
+      this.advance(1)
+      text = rest
+    }
+    if (text.endsWith('\uFFFD') && this.pending.length < MAX_PENDING_TOKENS) return released
+    this.advance(this.pending.length)
+    return released + text
   }
 
   /** At the end, whatever is pending is emitted as it decodes (an unfinished character stays U+FFFD). */
@@ -37,5 +47,10 @@ export class TokenTextDecoder {
     const text = this.detokenize(this.pending, this.context)
     this.pending = []
     return text
+  }
+
+  private advance(count: number): void {
+    this.context = [...this.context, ...this.pending.slice(0, count)].slice(-CONTEXT_TOKENS)
+    this.pending = this.pending.slice(count)
   }
 }
