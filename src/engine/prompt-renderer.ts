@@ -10,15 +10,17 @@ export interface RenderedPrompt {
 /**
  * Renders chat messages into prompt tokens with the model's own chat template, exactly as Hugging Face
  * and vLLM do: the GGUF's Jinja template rendered over the OpenAI-shaped messages, then tokenized as one
- * string with special tokens parsed. Models without a template fall back to node-llama-cpp's chat
- * wrapper resolution (which guesses from the model's name and architecture, ending at a generic format).
+ * string with special tokens parsed; the turn ends at the model's end-of-generation tokens (llama.cpp
+ * counts `<|im_end|>`, `<|eot_id|>` and the like among them), as in llama-server.
  *
- * Also derives what ends a turn beyond the model's end-of-generation tokens: node-llama-cpp knows the
- * turn terminators of each format (e.g. `<|im_end|>` spelled as plain text in a vocab without it).
+ * Models without a template fall back to node-llama-cpp's chat wrapper resolution (which guesses the
+ * format from the model's name and architecture, ending at a generic one); its turn terminators (e.g.
+ * `</s>` as text) become hidden stops. Resolution is not done for templated models: it tries every known
+ * format against the template and took 1–2.5 s per model load.
  */
 export class PromptRenderer {
   readonly template: Template | null
-  readonly wrapper: ChatWrapper
+  readonly wrapper: ChatWrapper | null
   /** Token ids that end a turn, beyond the model's EOG tokens. */
   readonly stopTokenIds: ReadonlySet<number>
   /** Text that ends a turn (hidden stop strings: never emitted, not reported as a stop_reason). */
@@ -29,22 +31,22 @@ export class PromptRenderer {
     templateSource: string | null = readChatTemplate(model),
   ) {
     this.template = templateSource ? new Template(templateSource) : null
-    this.wrapper = resolveChatWrapper(model)
-    const { stopTokenIds, stopTexts } = this.turnTerminators()
+    this.wrapper = this.template ? null : resolveChatWrapper(model)
+    const { stopTokenIds, stopTexts } = this.wrapper ? turnTerminators(this.wrapper, model) : { stopTokenIds: new Set<number>(), stopTexts: [] }
     this.stopTokenIds = stopTokenIds
     this.stopTexts = stopTexts
   }
 
   get format(): string {
-    return this.template ? 'gguf-jinja' : this.wrapper.wrapperName
+    return this.wrapper ? this.wrapper.wrapperName : 'gguf-jinja'
   }
 
   render(messages: readonly ChatMessage[]): RenderedPrompt {
-    if (!this.template) {
+    if (this.wrapper) {
       const { contextText } = this.wrapper.generateContextState({ chatHistory: toChatHistory(messages) })
       return { tokens: contextText.tokenize(this.model.tokenizer) }
     }
-    const text = this.renderTemplate(this.template, messages)
+    const text = this.renderTemplate(this.template!, messages)
     const tokens = this.model.tokenize(text, true)
     // Templates usually print bos_token themselves; add it only where they do not and the model wants it.
     const bos = this.model.tokens.bos
@@ -64,24 +66,6 @@ export class PromptRenderer {
       // Templates reject conversations they cannot format (raise_exception("roles must alternate…")).
       throw new InvalidRequestError(`The model's chat template rejected these messages: ${(error as Error).message}`, 'messages')
     }
-  }
-
-  private turnTerminators(): { stopTokenIds: Set<number>; stopTexts: string[] } {
-    const stopTokenIds = new Set<number>()
-    const stopTexts = new Set<string>()
-    const probe: ChatHistoryItem[] = [{ type: 'user', text: 'x' }, { type: 'model', response: [] }]
-    for (const trigger of this.wrapper.generateContextState({ chatHistory: probe }).stopGenerationTriggers) {
-      const text = LlamaText(trigger)
-      if (text.values.every((v) => typeof v === 'string')) {
-        const plain = text.toString()
-        if (plain) stopTexts.add(plain)
-        continue
-      }
-      const tokens = text.tokenize(this.model.tokenizer)
-      if (tokens.length === 1) stopTokenIds.add(tokens[0]!)
-      else if (tokens.length > 1) stopTexts.add(this.model.detokenize(tokens, true))
-    }
-    return { stopTokenIds, stopTexts: [...stopTexts] }
   }
 }
 
@@ -104,4 +88,22 @@ function toChatHistory(messages: readonly ChatMessage[]): ChatHistoryItem[] {
   })
   history.push({ type: 'model', response: [] })
   return history
+}
+
+function turnTerminators(wrapper: ChatWrapper, model: LlamaModel): { stopTokenIds: Set<number>; stopTexts: string[] } {
+  const stopTokenIds = new Set<number>()
+  const stopTexts = new Set<string>()
+  const probe: ChatHistoryItem[] = [{ type: 'user', text: 'x' }, { type: 'model', response: [] }]
+  for (const trigger of wrapper.generateContextState({ chatHistory: probe }).stopGenerationTriggers) {
+    const text = LlamaText(trigger)
+    if (text.values.every((v) => typeof v === 'string')) {
+      const plain = text.toString()
+      if (plain) stopTexts.add(plain)
+      continue
+    }
+    const tokens = text.tokenize(model.tokenizer)
+    if (tokens.length === 1) stopTokenIds.add(tokens[0]!)
+    else if (tokens.length > 1) stopTexts.add(model.detokenize(tokens, true))
+  }
+  return { stopTokenIds, stopTexts: [...stopTexts] }
 }

@@ -4,7 +4,7 @@ import Fastify, {
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Logger } from 'pino'
 import type { Config } from '../config/schema.js'
-import type { FinishReason, Usage } from '../engine/types.js'
+import type { FinishReason, GenerationInput, Usage } from '../engine/types.js'
 import type { ModelRouter } from '../scheduler/model-router.js'
 import type { RequestTimings } from '../scheduler/scheduler.js'
 import { authPlugin } from './plugins/auth.js'
@@ -16,10 +16,18 @@ import { modelRoutes } from './routes/models.js'
 declare module 'fastify' {
   interface FastifyInstance {
     router: ModelRouter
+    /** `log.prompts`: prompts and outputs go into request log lines only when this is set. */
+    logPrompts: boolean
   }
   interface FastifyRequest {
     /** Filled while a generation runs; logged once when the response ends. */
-    generationLog: { usage?: Usage; timings?: RequestTimings; finishReason?: FinishReason }
+    generationLog: {
+      usage?: Usage
+      timings?: RequestTimings
+      finishReason?: FinishReason
+      prompt?: GenerationInput
+      output?: string
+    }
   }
 }
 
@@ -54,6 +62,7 @@ export async function buildApp({ config, router, log }: AppDependencies): Promis
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.decorate('router', router)
+  app.decorate('logPrompts', config.log.prompts)
   // Fastify forbids a shared object as a request decoration: null here, a fresh object per request below.
   app.decorateRequest('generationLog', null as unknown as FastifyRequest['generationLog'])
   app.addHook('onRequest', async (request, reply) => {
@@ -61,7 +70,7 @@ export async function buildApp({ config, router, log }: AppDependencies): Promis
     reply.header('x-request-id', request.id)
   })
   app.addHook('onResponse', async (request, reply) => {
-    const { usage, timings, finishReason } = request.generationLog
+    const { usage, timings, finishReason, prompt, output } = request.generationLog
     request.log.info(
       {
         method: request.method,
@@ -74,6 +83,8 @@ export async function buildApp({ config, router, log }: AppDependencies): Promis
         queueMs: round(timings?.queueMs),
         ttftMs: round(timings?.ttftMs),
         durationMs: round(reply.elapsedTime),
+        prompt,
+        output,
       },
       'request',
     )

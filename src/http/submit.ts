@@ -13,6 +13,7 @@ export function submitFor(
   scheduler: Scheduler,
   generation: GenerationRequest,
 ): AsyncIterable<GenerationEvent> {
+  if (request.server.logPrompts) request.generationLog.prompt = generation.input
   const abort = new AbortController()
   reply.raw.on('close', () => {
     if (!reply.raw.writableFinished) abort.abort()
@@ -27,10 +28,12 @@ export function submitFor(
 }
 
 async function* tapUsage(events: AsyncIterable<GenerationEvent>, request: FastifyRequest): AsyncGenerator<GenerationEvent> {
+  const log = request.generationLog
   for await (const event of events) {
+    if (event.type === 'text' && log.prompt !== undefined) log.output = (log.output ?? '') + event.text
     if (event.type === 'finished') {
-      request.generationLog.usage = event.usage
-      request.generationLog.finishReason = event.reason
+      log.usage = event.usage
+      log.finishReason = event.reason
     }
     yield event
   }
