@@ -39,7 +39,7 @@ export async function startServer({ config, models }: LoadedConfig, log: Logger)
         await resolveModelSource(model.source, {
           cacheDir: config.download.cacheDir,
           hfEndpoint: config.download.hfEndpoint,
-          headers: config.download.hfToken ? { authorization: `Bearer ${config.download.hfToken}` } : undefined,
+          hfToken: config.download.hfToken,
           log,
         }),
       )

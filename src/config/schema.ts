@@ -35,6 +35,12 @@ export const ModelSettingsSchema = Type.Object(
       default: 8192,
       description: 'Completion tokens a request may generate when it names no max_tokens (and its ceiling).',
     }),
+    maxChoices: Type.Integer({
+      minimum: 1,
+      maximum: 64,
+      default: 8,
+      description: 'Largest n (choices per request); n also needs that many free slots (parallel).',
+    }),
     batchSize: Type.Integer({
       minimum: 16,
       default: 512,

@@ -1,8 +1,10 @@
-import type { LlamaModel, SequenceEvaluateOptions, Token } from 'node-llama-cpp'
+import type { LlamaContextSequence, LlamaContextSequenceRepeatPenalty, LlamaModel, SequenceEvaluateOptions, Token } from 'node-llama-cpp'
+import { SamplingBias } from './sampling-bias.js'
 import { StopMatcher } from './stop-matcher.js'
 import { TokenTextDecoder } from './token-text-decoder.js'
 import type { Slot } from './slot.js'
-import type { FinishReason, GenerationEvent, GenerationRequest } from './types.js'
+import type { FinishReason, GenerationEvent, GenerationRequest, TokenLogprob } from './types.js'
+import type { Vocabulary } from './vocabulary.js'
 
 /** `topK: null` drops the top-k sampler; `topK: 0` would sort the whole vocabulary every token. */
 const NO_TOP_K = null as unknown as number
@@ -10,52 +12,100 @@ const NO_TOP_K = null as unknown as number
 export interface GenerationPlan {
   request: GenerationRequest
   promptTokens: Token[]
-  /** Completion tokens allowed: the request's or model's ceiling, clamped to the free context. */
+  /** Completion tokens allowed per choice: the request's or model's ceiling, clamped to the free context. */
   maxTokens: number
-  stopTokenIds: ReadonlySet<number>
-  /** Turn terminators of the chat format: end generation like EOS, never reported as stop_reason. */
-  hiddenStops: readonly string[]
+  /** Chat-format turn terminators: they end generation like EOS and are never reported as stop_reason. */
+  turnStopTokens: ReadonlySet<number>
+  turnStopTexts: readonly string[]
 }
 
+type Phase =
+  | { kind: 'prefill' } // evaluating prompt chunks
+  | { kind: 'waiting' } // n > 1 follower: waits for the leader's prompt, then copies it
+  | { kind: 'sample'; input: Token[] } // the next step evaluates `input` and samples a token
+  | { kind: 'done' }
+
 /**
- * One request running on a slot: prefill in aligned chunks, then one token per engine step. It turns
- * sampled tokens into `text` events (UTF-8 and stop strings held back as needed) and a `finished` event.
- * The scheduler calls `step()` for every running generation at once, so their work lands in one batch.
+ * One choice of a request running on one slot. The prompt is evaluated in chunks aligned to fixed
+ * positions (see Slot), then one token is sampled per engine step. Sampled tokens become `text` events
+ * (UTF-8 and stop strings held back as needed) and one `finished` event.
+ *
+ * With n > 1 the first choice (the leader) evaluates the prompt up to its last token; the followers
+ * copy that KV cache instead of evaluating it again, and every choice then evaluates the last prompt
+ * token in the same batch with its own seed.
+ *
+ * The scheduler calls `step()` for every running generation at once, so their work shares one batch.
  */
 export class Generation {
-  private iterator: AsyncGenerator<Token, void, void | Token | Token[]> | null = null
+  private phase: Phase
   private position: number
+  private iterator: AsyncGenerator<Token, void, void | Token | Token[]> | null = null
+  private readonly generated: Token[] = []
+  private readonly counts = new Map<number, number>()
   private completionTokens = 0
   private unreportedTokens = 0
+  private pendingLogprobs: TokenLogprob[] = []
   private readonly decoder: TokenTextDecoder
   private readonly stops: StopMatcher
-  private readonly userStops: ReadonlySet<string>
+  private readonly bias: SamplingBias
   private events: GenerationEvent[] = []
-  finished = false
+  /** Where the leader's prompt evaluation ends (n > 1 keeps the last token for every choice). */
+  private readonly prefillEnd: number
 
   constructor(
     private readonly model: LlamaModel,
+    private readonly vocabulary: Vocabulary,
     readonly slot: Slot,
     readonly plan: GenerationPlan,
+    readonly choice: number,
     readonly cachedTokens: number,
   ) {
+    const { request, promptTokens } = plan
+    this.prefillEnd = request.n > 1 ? promptTokens.length - 1 : promptTokens.length
     this.position = cachedTokens
+    this.phase = choice > 0 ? { kind: 'waiting' } : { kind: 'prefill' }
     this.decoder = new TokenTextDecoder(
-      (tokens, context) => model.detokenize(tokens as Token[], false, context as Token[]),
-      plan.promptTokens,
+      (tokens, context) => model.detokenize(tokens as Token[], !request.skipSpecialTokens, context as Token[]),
+      promptTokens,
     )
-    this.userStops = new Set(plan.request.stop)
-    this.stops = new StopMatcher([...plan.request.stop, ...plan.hiddenStops])
-    this.events.push({ type: 'started', promptTokens: plan.promptTokens.length, cachedTokens })
+    this.stops = new StopMatcher([...request.stop.strings, ...plan.turnStopTexts])
+    this.bias = new SamplingBias(
+      model,
+      request.sampling,
+      [...vocabulary.eogTokens, ...plan.turnStopTokens, ...request.stop.tokenIds],
+      request.stop.minTokens,
+      vocabulary.size,
+    )
+    if (this.phase.kind === 'prefill') this.enterSamplingAtLastChunk()
+  }
+
+  get finished(): boolean {
+    return this.phase.kind === 'done'
   }
 
   get prefilling(): boolean {
-    return this.iterator === null
+    return this.phase.kind === 'prefill'
+  }
+
+  /** The leader has evaluated the shared prompt: followers may copy it. */
+  get promptShared(): boolean {
+    return this.phase.kind !== 'prefill' && this.phase.kind !== 'waiting'
+  }
+
+  get waitingForLeader(): boolean {
+    return this.phase.kind === 'waiting'
   }
 
   /** Tokens this generation puts into the next batch. */
   get nextBatchTokens(): number {
-    return this.iterator ? 1 : this.chunkEnd() - this.position
+    switch (this.phase.kind) {
+      case 'prefill':
+        return this.chunkEnd() - this.position
+      case 'sample':
+        return this.phase.input.length
+      default:
+        return 0
+    }
   }
 
   /** Events produced since the last call. */
@@ -65,79 +115,181 @@ export class Generation {
     return events
   }
 
-  /** Issues this step's work; all generations' steps are awaited together so they share one batch. */
-  async step(): Promise<void> {
-    if (this.finished) return
-    if (this.iterator === null) {
-      const end = this.chunkEnd()
-      const chunk = this.plan.promptTokens.slice(this.position, end)
-      if (end < this.plan.promptTokens.length) {
-        await this.slot.sequence.evaluateWithoutGeneratingNewTokens(chunk)
-        this.slot.markEvaluated(this.plan.promptTokens, end)
-        this.position = end
-        return
-      }
-      this.iterator = this.slot.sequence.evaluate(chunk, this.evaluateOptions())
-      this.position = end
-      const result = await this.iterator.next()
-      this.slot.markEvaluated(this.plan.promptTokens, end)
-      return this.accept(result)
+  /** Follower of an n > 1 request: take the leader's evaluated prompt instead of evaluating it. */
+  async followLeader(leader: Generation): Promise<void> {
+    const shared = this.prefillEnd
+    const copied = await copyState(this.slot.sequence, leader.slot.sequence, shared).catch(() => false)
+    if (copied) {
+      this.slot.adoptReusable(leader.slot, shared)
+      this.position = shared
+      this.enterSampling()
+    } else {
+      // The copy is an internal llama.cpp path; when it declines, evaluate the prompt here instead.
+      await this.slot.keepPrefix(this.plan.promptTokens, 0)
+      this.position = 0
+      this.phase = { kind: 'prefill' }
     }
-    return this.accept(await this.iterator.next())
   }
 
-  /** Stops generating and leaves the slot's KV cache as it is (its aligned prefix stays reusable). */
+  /** Issues this step's work; all generations' steps are awaited together so they share one batch. */
+  async step(): Promise<void> {
+    const phase = this.phase
+    if (phase.kind === 'prefill') {
+      const end = this.chunkEnd()
+      await this.slot.sequence.evaluateWithoutGeneratingNewTokens(this.plan.promptTokens.slice(this.position, end))
+      this.slot.markEvaluated(this.plan.promptTokens, this.position, end)
+      this.position = end
+      this.enterSamplingAtLastChunk()
+      return
+    }
+    if (phase.kind !== 'sample') return
+    const token = this.plan.request.logprobs ? await this.sampleWithLogprobs(phase.input) : await this.sampleNext(phase.input)
+    if (this.position < this.plan.promptTokens.length) {
+      this.slot.markEvaluated(this.plan.promptTokens, this.position, this.plan.promptTokens.length)
+      this.position = this.plan.promptTokens.length
+    }
+    if (token === null) return this.finishFlushing('stop')
+    this.phase = { kind: 'sample', input: [token] }
+    this.accept(token)
+  }
+
+  /** Stops generating; the slot's KV cache keeps its reusable aligned prefix. */
   async close(): Promise<void> {
-    this.finished = true
+    this.phase = { kind: 'done' }
     await this.iterator?.return()
     this.iterator = null
   }
 
   private chunkEnd(): number {
     const chunk = this.slot.chunkTokens
-    return Math.min(this.plan.promptTokens.length, (Math.floor(this.position / chunk) + 1) * chunk)
+    return Math.min(this.prefillEnd, (Math.floor(this.position / chunk) + 1) * chunk)
+  }
+
+  /** The prompt's last chunk is evaluated by the step that samples (n > 1: only its last token is). */
+  private enterSamplingAtLastChunk(): void {
+    if (this.position >= this.prefillEnd || this.chunkEnd() === this.plan.promptTokens.length) this.enterSampling()
+  }
+
+  private enterSampling(): void {
+    this.phase = { kind: 'sample', input: this.plan.promptTokens.slice(this.position) }
+  }
+
+  private async sampleNext(input: Token[]): Promise<Token | null> {
+    if (!this.iterator) {
+      this.iterator = this.slot.sequence.evaluate(input, this.evaluateOptions())
+    }
+    const result = await this.iterator.next()
+    return result.done ? null : result.value
+  }
+
+  /**
+   * Logprobs come from a controlled evaluation, one call per token, reporting the top logits after the
+   * request's biases, penalties and temperature: the distribution the token was sampled from. Each call
+   * builds a fresh sampler, so each token gets its own seed derived from the request's.
+   */
+  private async sampleWithLogprobs(input: Token[]): Promise<Token | null> {
+    const top = this.plan.request.logprobs!.top
+    const last = input.at(-1)!
+    const results = await this.slot.sequence.controlledEvaluate([
+      ...input.slice(0, -1),
+      [
+        last,
+        {
+          generateNext: {
+            token: true,
+            // includeTop pays for the sort; it is also the only way to learn the maximum logit.
+            logits: { filter: { tokens: [], includeTop: Math.max(1, top), includeSelected: true } },
+            totalLogitWeight: true,
+            options: { ...this.evaluateOptions(), seed: tokenSeed(this.plan.request.sampling.seed + this.choice, this.completionTokens) },
+          },
+        },
+      ],
+    ])
+    const next = results.at(-1)?.next
+    const token = next?.token
+    if (token == null || !next?.logits || next.totalLogitWeight == null) return null
+    const logits = next.logits
+    const max = logits.values().next().value!
+    const logNormalizer = max + Math.log(next.totalLogitWeight)
+    const alternative = (t: Token) => ({ token: this.vocabulary.text(t), bytes: this.vocabulary.bytes(t), logprob: logits.get(t)! - logNormalizer })
+    this.pendingLogprobs.push({ ...alternative(token), top: [...logits.keys()].slice(0, top).map(alternative) })
+    return token
   }
 
   private evaluateOptions(): SequenceEvaluateOptions {
-    const { temperature, topP, seed } = this.plan.request.sampling
-    return { temperature, topP, topK: NO_TOP_K, seed, yieldEogToken: true }
+    const { temperature, topP, topK, minP, seed, repetitionPenalty } = this.plan.request.sampling
+    const repeatPenalty: LlamaContextSequenceRepeatPenalty | undefined =
+      repetitionPenalty === 1 ? undefined : { punishTokens: () => [...this.plan.promptTokens, ...this.generated], penalty: repetitionPenalty }
+    return {
+      temperature,
+      topP,
+      topK: topK ?? NO_TOP_K,
+      minP,
+      seed: (seed + this.choice) >>> 0,
+      yieldEogToken: true,
+      ...(this.bias.active ? { tokenBias: () => this.bias.current({ counts: this.counts, suppressStops: this.belowMinTokens }) } : {}),
+      ...(repeatPenalty ? { repeatPenalty } : {}),
+    }
   }
 
-  private accept(result: IteratorResult<Token, void>): void {
-    if (result.done) return this.finishFlushing('stop')
-    const token = result.value
-    if (this.model.isEogToken(token) || this.plan.stopTokenIds.has(token)) return this.finishFlushing('stop')
+  private get belowMinTokens(): boolean {
+    return this.completionTokens < this.plan.request.stop.minTokens
+  }
+
+  private accept(token: Token): void {
+    const { stop } = this.plan.request
+    const ending = this.model.isEogToken(token) || this.plan.turnStopTokens.has(token)
+    if (ending && !stop.ignoreEos) {
+      this.pendingLogprobs = []
+      return this.finishFlushing('stop')
+    }
     this.completionTokens++
     this.unreportedTokens++
-    const match = this.stops.push(this.decoder.push(token))
-    this.emitText(match.emit)
-    if (match.stop !== undefined) return this.finishOnStop(match.stop)
-    if (this.completionTokens >= this.plan.maxTokens) return this.finishFlushing('length')
+    this.generated.push(token)
+    this.counts.set(token, (this.counts.get(token) ?? 0) + 1)
+    const text = this.decoder.push(token)
+    if (stop.tokenIds.includes(token) && !this.belowMinTokens) {
+      this.emitText(this.stops.push(text).emit + this.stops.flush())
+      return this.finish('stop', token)
+    }
+    if (this.completionTokens <= stop.minTokens) {
+      // Stop strings only count once min_tokens are out.
+      this.emitText(text)
+    } else {
+      const match = this.stops.push(text)
+      if (match.stop !== undefined) return this.finishOnStop(match.emit, match.stop)
+      this.emitText(match.emit)
+    }
+    if (this.completionTokens >= this.plan.maxTokens) this.finishFlushing('length')
   }
 
   /** Ends without a stop string so far: what was held back can no longer become one, so it is real text. */
   private finishFlushing(reason: FinishReason): void {
     const tail = this.stops.push(this.decoder.flush())
-    this.emitText(tail.emit)
-    if (tail.stop !== undefined) return this.finishOnStop(tail.stop)
-    this.emitText(this.stops.flush())
+    if (tail.stop !== undefined) return this.finishOnStop(tail.emit, tail.stop)
+    this.emitText(tail.emit + this.stops.flush())
     this.finish(reason, null)
   }
 
-  private finishOnStop(stop: string): void {
-    this.finish('stop', this.userStops.has(stop) ? stop : null)
+  private finishOnStop(before: string, stop: string): void {
+    const requested = this.plan.request.stop.strings.includes(stop)
+    this.emitText(requested && this.plan.request.stop.includeStopString ? before + stop : before)
+    this.finish('stop', requested ? stop : null)
   }
 
   private emitText(text: string): void {
     if (!text) return
-    this.events.push({ type: 'text', text, tokens: this.unreportedTokens })
+    const logprobs = this.plan.request.logprobs ? { logprobs: this.pendingLogprobs } : {}
+    this.events.push({ type: 'text', choice: this.choice, text, tokens: this.unreportedTokens, ...logprobs })
     this.unreportedTokens = 0
+    this.pendingLogprobs = []
   }
 
   private finish(reason: FinishReason, stopReason: string | number | null): void {
-    this.finished = true
+    this.phase = { kind: 'done' }
     this.events.push({
       type: 'finished',
+      choice: this.choice,
       reason,
       stopReason,
       usage: {
@@ -147,4 +299,18 @@ export class Generation {
       },
     })
   }
+}
+
+/**
+ * node-llama-cpp's internal copy of one sequence's KV cache into another (copied, not re-evaluated:
+ * 0.3 ms against seconds for a long prompt). Not public API; a refusal falls back to evaluation.
+ */
+function copyState(target: LlamaContextSequence, source: LlamaContextSequence, upTo: number): Promise<boolean> {
+  const internal = target as unknown as { _copyStateFromOtherSequence(other: LlamaContextSequence, upTo: number): Promise<boolean> }
+  return internal._copyStateFromOtherSequence(source, upTo)
+}
+
+/** A distinct, reproducible seed per generated token (each controlled evaluation starts a new sampler). */
+function tokenSeed(seed: number, index: number): number {
+  return (Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) + Math.imul(index + 1, 0xc2b2ae35)) >>> 0
 }

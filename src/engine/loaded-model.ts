@@ -3,12 +3,13 @@ import { statSync } from 'node:fs'
 import type { Llama, LlamaContext, LlamaModel, Token } from 'node-llama-cpp'
 import type { Logger } from 'pino'
 import type { ModelConfig } from '../config/schema.js'
-import { ContextLengthExceededError, StartupError } from '../errors.js'
+import { ContextLengthExceededError, InvalidRequestError, StartupError } from '../errors.js'
 import { availableCpus } from './available-cpus.js'
 import { Generation, type GenerationPlan } from './generation.js'
 import { PromptRenderer } from './prompt-renderer.js'
 import { Slot } from './slot.js'
 import type { GenerationRequest } from './types.js'
+import { Vocabulary } from './vocabulary.js'
 import { version } from '../version.js'
 
 /**
@@ -45,6 +46,7 @@ export class LoadedModel {
     private readonly context: LlamaContext,
     readonly slots: Slot[],
     readonly renderer: PromptRenderer,
+    readonly vocabulary: Vocabulary,
     readonly config: ModelConfig,
   ) {}
 
@@ -110,13 +112,18 @@ export class LoadedModel {
       },
       `loaded ${config.id}: ${model.gpuLayers} layers on the GPU, ${threads} threads, ${contextSize}-token context x ${config.parallel} slots`,
     )
-    return new LoadedModel(info, model, context, slots, renderer, config)
+    return new LoadedModel(info, model, context, slots, renderer, new Vocabulary(model), config)
   }
 
-  /** Renders and checks a request: throws before anything is queued when the prompt cannot fit. */
+  /** Renders and checks a request: throws before anything is queued when it cannot be served. */
   plan(request: GenerationRequest): GenerationPlan {
-    const promptTokens =
+    this.checkTokenIds(request)
+    if (request.n > this.info.parallel) {
+      throw new InvalidRequestError(`n is ${request.n}, but this model serves at most ${this.info.parallel} choices at once (--parallel).`, 'n')
+    }
+    let promptTokens =
       request.input.kind === 'chat' ? this.renderer.render(request.input.messages).tokens : (request.input.tokens as Token[])
+    if (request.truncatePromptTokens !== null) promptTokens = promptTokens.slice(-request.truncatePromptTokens)
     const free = this.info.contextSize - promptTokens.length
     // At least one completion token must fit.
     if (free < 1) throw new ContextLengthExceededError(promptTokens.length, this.info.contextSize)
@@ -125,34 +132,49 @@ export class LoadedModel {
       request,
       promptTokens,
       maxTokens: Math.min(ceiling, free),
-      stopTokenIds: this.renderer.stopTokenIds,
-      hiddenStops: this.renderer.stopTexts,
+      turnStopTokens: this.renderer.stopTokenIds,
+      turnStopTexts: this.renderer.stopTexts,
     }
   }
 
-  /** The free slot that can reuse the most of this prompt, or null when all are busy. */
-  pickSlot(promptTokens: readonly Token[]): Slot | null {
-    let best: Slot | null = null
-    let bestReuse = -1
-    for (const slot of this.slots) {
-      if (slot.busy) continue
-      const reuse = slot.reusableLength(promptTokens)
-      if (reuse > bestReuse) [best, bestReuse] = [slot, reuse]
-    }
-    return best
+  /** Free slots for a request of n choices, the first reusing the most of the prompt; null when too few are free. */
+  pickSlots(promptTokens: readonly Token[], n: number): Slot[] | null {
+    const free = this.slots.filter((s) => !s.busy)
+    if (free.length < n) return null
+    const reuse = new Map(free.map((s) => [s, s.reusableLength(promptTokens)]))
+    free.sort((a, b) => reuse.get(b)! - reuse.get(a)!)
+    return free.slice(0, n)
   }
 
-  /** Claims `slot` for the plan, trimming its cache to the reusable prefix. */
-  async start(plan: GenerationPlan, slot: Slot): Promise<Generation> {
-    slot.busy = true
-    const reuse = slot.reusableLength(plan.promptTokens)
+  /** Claims the slots for the plan (the first trims its cache to the reusable prefix), one generation per choice. */
+  async start(plan: GenerationPlan, slots: Slot[]): Promise<Generation[]> {
+    for (const slot of slots) slot.busy = true
+    const reuse = slots[0]!.reusableLength(plan.promptTokens)
     try {
-      await slot.keepPrefix(plan.promptTokens, reuse)
+      await slots[0]!.keepPrefix(plan.promptTokens, reuse)
     } catch (error) {
-      slot.busy = false
+      for (const slot of slots) slot.busy = false
       throw error
     }
-    return new Generation(this.model, slot, plan, reuse)
+    return slots.map((slot, choice) => new Generation(this.model, this.vocabulary, slot, plan, choice, reuse))
+  }
+
+  private checkTokenIds(request: GenerationRequest): void {
+    const { sampling, stop } = request
+    const lists: Array<[string, Iterable<number>]> = [
+      ['logit_bias', sampling.logitBias.keys()],
+      ['stop_token_ids', stop.tokenIds],
+      ['bad_token_ids', sampling.bannedTokens],
+      ['allowed_token_ids', sampling.allowedTokens ?? []],
+    ]
+    if (request.input.kind === 'tokens') lists.push(['prompt', request.input.tokens])
+    for (const [param, tokens] of lists) {
+      for (const token of tokens) {
+        if (!this.vocabulary.has(token)) {
+          throw new InvalidRequestError(`Token id ${token} in '${param}' is not in this model's vocabulary (0–${this.vocabulary.size - 1}).`, param)
+        }
+      }
+    }
   }
 
   /** Advances the given generations by one step, as one llama.cpp batch. */

@@ -32,9 +32,17 @@ export class Slot {
     else await this.sequence.adaptStateToTokens(prompt.slice(0, keep) as Token[], false)
   }
 
-  /** Records that the aligned chunk ending at `end` was evaluated as one batch. */
-  markEvaluated(prompt: readonly Token[], end: number): void {
-    if (end % this.chunkTokens === 0) this.reusable = prompt.slice(0, end) as Token[]
+  /** Records that prompt[start, end) was evaluated as one batch: reusable when that is a whole aligned chunk. */
+  markEvaluated(prompt: readonly Token[], start: number, end: number): void {
+    if (start === this.reusable.length && start % this.chunkTokens === 0 && end === start + this.chunkTokens) {
+      this.reusable = prompt.slice(0, end) as Token[]
+    }
+  }
+
+  /** After copying another slot's KV cache up to `upTo`, its reusable prefix is ours too. */
+  adoptReusable(other: Slot, upTo: number): void {
+    const length = Math.min(other.reusable.length, upTo)
+    this.reusable = other.reusable.slice(0, length - (length % this.chunkTokens))
   }
 
   /** Tokens held in the KV cache (for metrics). */

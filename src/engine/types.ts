@@ -17,8 +17,35 @@ export interface SamplingOptions {
   /** 0 = greedy. */
   temperature: number
   topP: number
+  /** null = no top-k truncation. */
+  topK: number | null
+  minP: number
   /** Always set: a request without a seed gets a random one (the engine's default repeats per second). */
   seed: number
+  /** Additive, OpenAI semantics: over the whole completion so far, per occurrence. */
+  frequencyPenalty: number
+  /** Additive, OpenAI semantics: once for every token that occurred in the completion. */
+  presencePenalty: number
+  /** Multiplicative, HF/vLLM semantics, over prompt and completion; 1 = off. */
+  repetitionPenalty: number
+  /** Token id → additive logit bias; −100 bans, +100 forces (OpenAI's scale). */
+  logitBias: ReadonlyMap<number, number>
+  /** Never sampled. */
+  bannedTokens: readonly number[]
+  /** When set, nothing else is sampled. */
+  allowedTokens: readonly number[] | null
+}
+
+export interface StopOptions {
+  /** Stop strings: generation ends before them; not emitted unless `includeStopString`. */
+  strings: string[]
+  /** Token ids that end generation, reported as the stop_reason. */
+  tokenIds: number[]
+  includeStopString: boolean
+  /** End-of-generation tokens and stops are suppressed until this many completion tokens. */
+  minTokens: number
+  /** Keep generating through end-of-generation tokens, up to the token limit. */
+  ignoreEos: boolean
 }
 
 export interface GenerationRequest {
@@ -26,10 +53,17 @@ export interface GenerationRequest {
   model: string
   input: GenerationInput
   sampling: SamplingOptions
-  /** Completion tokens at most; null = the model's configured ceiling, clamped to the free context. */
+  /** Completion tokens at most per choice; null = the model's configured ceiling, clamped to the free context. */
   maxTokens: number | null
-  /** Stop strings: generation ends before them and they are never emitted. */
-  stop: string[]
+  stop: StopOptions
+  /** Independent completions of the one prompt, evaluated once and shared. */
+  n: number
+  /** null = no logprobs; otherwise how many alternatives per token (0–20). */
+  logprobs: { top: number } | null
+  /** Keep special tokens (e.g. `<|im_end|>`) out of the text. */
+  skipSpecialTokens: boolean
+  /** Keep only the last k prompt tokens (vLLM's left truncation); null = never truncate. */
+  truncatePromptTokens: number | null
 }
 
 export type FinishReason = 'stop' | 'length'
@@ -40,8 +74,28 @@ export interface Usage {
   cachedTokens: number
 }
 
-/** One request's output, in order: `started`, then `text`s, then `finished`. Failures are thrown. */
+export interface TokenAlternative {
+  token: string
+  bytes: number[]
+  logprob: number
+}
+
+export interface TokenLogprob extends TokenAlternative {
+  top: TokenAlternative[]
+}
+
+/**
+ * One request's output, in order: `started`, then `text`s and one `finished` per choice (interleaved
+ * when n > 1). `usage` on `finished` counts that choice's completion tokens and the shared prompt.
+ * Failures are thrown.
+ */
 export type GenerationEvent =
-  | { type: 'started'; promptTokens: number; cachedTokens: number }
-  | { type: 'text'; text: string; tokens: number }
-  | { type: 'finished'; reason: FinishReason; stopReason: string | number | null; usage: Usage }
+  | { type: 'started'; promptTokens: number; cachedTokens: number; choices: number }
+  | { type: 'text'; choice: number; text: string; tokens: number; logprobs?: TokenLogprob[] }
+  | {
+      type: 'finished'
+      choice: number
+      reason: FinishReason
+      stopReason: string | number | null
+      usage: Usage
+    }

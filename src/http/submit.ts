@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import { UsageTotals } from '../api/codec/fold-events.js'
 import type { GenerationEvent, GenerationRequest } from '../engine/types.js'
 import type { Scheduler } from '../scheduler/scheduler.js'
 
@@ -29,10 +30,12 @@ export function submitFor(
 
 async function* tapUsage(events: AsyncIterable<GenerationEvent>, request: FastifyRequest): AsyncGenerator<GenerationEvent> {
   const log = request.generationLog
+  const usage = new UsageTotals()
   for await (const event of events) {
     if (event.type === 'text' && log.prompt !== undefined) log.output = (log.output ?? '') + event.text
     if (event.type === 'finished') {
-      log.usage = event.usage
+      usage.add(event.usage)
+      log.usage = usage.total()
       log.finishReason = event.reason
     }
     yield event

@@ -5,10 +5,10 @@ import type { LoadedModel } from '../engine/loaded-model.js'
 import type { GenerationEvent, GenerationRequest } from '../engine/types.js'
 import { EventChannel } from './event-channel.js'
 
-/** What the scheduler measured for one request, attached to its `finished` event's consumer. */
+/** What the scheduler measured for one request. */
 export interface RequestTimings {
   queueMs: number
-  /** Admission to first token (prefill time), null when no token was produced. */
+  /** Arrival to first text, null when no text was produced. */
   ttftMs: number | null
   totalMs: number
 }
@@ -16,8 +16,10 @@ export interface RequestTimings {
 interface Entry {
   plan: GenerationPlan
   channel: EventChannel<GenerationEvent>
-  generation: Generation | null
+  /** One per choice; the first leads the shared prompt evaluation. Empty while queued. */
+  generations: Generation[]
   cancelled: boolean
+  failed: boolean
   enqueuedAt: number
   startedAt: number
   firstTokenAt: number | null
@@ -58,28 +60,30 @@ export class Scheduler {
   }
 
   /**
-   * Queues a request and returns its events. Rendering and validation happen here, so their errors
-   * (context length, template) are thrown by the first `next()`, before any event.
+   * Queues a request and returns its events. Rendering and validation happen here, synchronously, so
+   * their errors (context length, unknown token ids, queue full) are thrown before anything is sent.
    */
   submit(request: GenerationRequest, options: SubmitOptions = {}): AsyncIterable<GenerationEvent> {
     if (this.draining) throw new UnavailableError('The server is shutting down.', 'shutting_down')
     const plan = this.model.plan(request)
-    if (this.queue.length >= this.options.queueMax && this.freeSlots() === 0) {
+    // Requests that will find a free slot at the next step do not count as waiting.
+    if (this.queue.length + 1 - this.freeSlots() > this.options.queueMax) {
       throw new OverloadedError(1, `${this.queue.length} requests are already waiting for ${this.model.info.id}; retry in 1s.`)
     }
     const entry: Entry = {
       plan,
       channel: new EventChannel<GenerationEvent>(() => this.cancel(entry)),
-      generation: null,
+      generations: [],
       cancelled: false,
+      failed: false,
       enqueuedAt: performance.now(),
       startedAt: 0,
       firstTokenAt: null,
       onTimings: options.onTimings,
     }
     const { signal } = options
-    if (signal?.aborted) entry.cancelled = true
-    else signal?.addEventListener('abort', () => this.cancel(entry), { once: true })
+    if (signal?.aborted) return emptyEvents()
+    signal?.addEventListener('abort', () => this.cancel(entry), { once: true })
     this.queue.push(entry)
     this.kick()
     return entry.channel
@@ -91,6 +95,10 @@ export class Scheduler {
     await this.loop
   }
 
+  private freeSlots(): number {
+    return this.model.slots.filter((s) => !s.busy).length
+  }
+
   private cancel(entry: Entry): void {
     if (entry.cancelled) return
     entry.cancelled = true
@@ -100,10 +108,6 @@ export class Scheduler {
       entry.channel.end()
     }
     // A running entry is dropped by the loop after the step in flight.
-  }
-
-  private freeSlots(): number {
-    return this.model.slots.filter((s) => !s.busy).length
   }
 
   private kick(): void {
@@ -119,87 +123,101 @@ export class Scheduler {
     while (this.queue.length > 0 || this.running.size > 0) {
       await this.admit()
       const stepping = this.pickStep()
-      if (stepping.length === 0) continue
-      await Promise.all(stepping.map((entry) => this.stepOne(entry)))
+      if (stepping.length > 0) await Promise.all(stepping.map((g) => this.stepOne(g)))
+      // A turn with no engine work (followers about to copy their leader) must still yield to I/O.
+      else await new Promise((resolve) => setImmediate(resolve))
       await this.settle()
     }
   }
 
-  /** Moves queued requests (FIFO) onto free slots, each onto the slot that can reuse most of its prompt. */
+  /** Moves queued requests (FIFO) onto free slots; a request's first slot is the one reusing most of its prompt. */
   private async admit(): Promise<void> {
     while (this.queue.length > 0) {
       const entry = this.queue[0]!
-      const slot = this.model.pickSlot(entry.plan.promptTokens)
-      if (!slot) return
+      const slots = this.model.pickSlots(entry.plan.promptTokens, entry.plan.request.n)
+      if (!slots) return
       this.queue.shift()
       entry.startedAt = performance.now()
       try {
-        entry.generation = await this.model.start(entry.plan, slot)
-        this.running.add(entry)
-        this.forward(entry)
+        entry.generations = await this.model.start(entry.plan, slots)
       } catch (error) {
-        slot.busy = false
         this.fail(entry, error)
+        continue
       }
+      this.running.add(entry)
+      const leader = entry.generations[0]!
+      entry.channel.push({
+        type: 'started',
+        promptTokens: entry.plan.promptTokens.length,
+        cachedTokens: leader.cachedTokens,
+        choices: entry.generations.length,
+      })
     }
   }
 
   /** Every decoding generation, plus prefill chunks while the batch has room. */
-  private pickStep(): Entry[] {
+  private pickStep(): Generation[] {
     let budget = this.model.config.batchSize
-    const decoding: Entry[] = []
-    const prefilling: Entry[] = []
+    const sampling: Generation[] = []
+    const prefilling: Generation[] = []
     for (const entry of this.running) {
-      if (entry.cancelled || entry.generation!.finished) continue
-      ;(entry.generation!.prefilling ? prefilling : decoding).push(entry)
+      if (entry.cancelled || entry.failed) continue
+      for (const g of entry.generations) {
+        if (g.finished || g.nextBatchTokens === 0) continue
+        ;(g.prefilling ? prefilling : sampling).push(g)
+      }
     }
-    budget -= decoding.length
-    const picked = [...decoding]
-    const turn = this.prefillTurn++ % Math.max(1, prefilling.length)
-    for (const entry of [...prefilling.slice(turn), ...prefilling.slice(0, turn)]) {
-      const need = entry.generation!.nextBatchTokens
-      // The first chunk always goes, so an oversized budget setting cannot stall a prompt.
+    const picked: Generation[] = []
+    for (const g of [...sampling, ...rotate(prefilling, this.prefillTurn++)]) {
+      const need = g.nextBatchTokens
+      // The first piece of work always goes, so a small budget setting cannot stall a long prompt.
       if (need > budget && picked.length > 0) continue
-      picked.push(entry)
+      picked.push(g)
       budget -= need
     }
     return picked
   }
 
-  private async stepOne(entry: Entry): Promise<void> {
+  private async stepOne(generation: Generation): Promise<void> {
     try {
-      await entry.generation!.step()
+      await generation.step()
     } catch (error) {
       // An engine failure ends this request only.
-      this.fail(entry, new EngineError(`Generation failed: ${(error as Error).message}`, error))
-      await entry.generation!.close().catch(() => {})
+      const entry = [...this.running].find((e) => e.generations.includes(generation))
+      if (entry) this.fail(entry, new EngineError(`Generation failed: ${(error as Error).message}`, error))
     }
   }
 
-  /** Delivers new events, then releases the slots of finished or cancelled requests. */
+  /** Delivers new events, lets n > 1 followers copy their leader's prompt, releases finished requests. */
   private async settle(): Promise<void> {
     for (const entry of [...this.running]) {
-      if (!entry.cancelled) this.forward(entry)
-      const generation = entry.generation!
-      if (!generation.finished && !entry.cancelled) continue
+      if (!entry.cancelled && !entry.failed) this.forward(entry)
+      const [leader, ...followers] = entry.generations
+      if (leader?.promptShared) {
+        for (const follower of followers) if (follower.waitingForLeader) await follower.followLeader(leader)
+      }
+      const done = entry.cancelled || entry.failed || entry.generations.every((g) => g.finished)
+      if (!done) continue
       this.running.delete(entry)
-      await this.model.release(generation)
+      for (const g of entry.generations) await this.model.release(g)
       if (!entry.cancelled) entry.channel.end()
       this.reportTimings(entry)
     }
   }
 
   private forward(entry: Entry): void {
-    for (const event of entry.generation!.takeEvents()) {
-      if (event.type === 'text' && entry.firstTokenAt === null) entry.firstTokenAt = performance.now()
-      entry.channel.push(event)
+    for (const g of entry.generations) {
+      for (const event of g.takeEvents()) {
+        if (event.type === 'text' && entry.firstTokenAt === null) entry.firstTokenAt = performance.now()
+        entry.channel.push(event)
+      }
     }
   }
 
   private fail(entry: Entry, error: unknown): void {
+    entry.failed = true
     entry.channel.end(error instanceof ServeError ? error : new EngineError(String(error), error))
-    if (entry.generation) entry.generation.finished = true
-    else this.reportTimings(entry)
+    if (!this.running.has(entry)) this.reportTimings(entry)
   }
 
   private reportTimings(entry: Entry): void {
@@ -212,3 +230,11 @@ export class Scheduler {
     })
   }
 }
+
+function rotate<T>(items: T[], turn: number): T[] {
+  if (items.length === 0) return items
+  const start = turn % items.length
+  return [...items.slice(start), ...items.slice(0, start)]
+}
+
+async function* emptyEvents(): AsyncGenerator<GenerationEvent> {}

@@ -1,47 +1,101 @@
 import { randomInt } from 'node:crypto'
 import { InvalidRequestError } from '../../errors.js'
 import type { ChatMessage, GenerationRequest } from '../../engine/types.js'
-import type { ChatCompletionRequest, ChatMessageWire } from '../schemas/chat.js'
+import { ChatCompletionRequestSchema, type ChatCompletionRequest, type ChatMessageWire } from '../schemas/chat.js'
+
+type Param = keyof ChatCompletionRequest
 
 /**
- * Parameters the schema knows but the engine does not honour yet. Each is accepted at its no-op value
+ * Parameters the schema knows but this server cannot honour (yet). Each is accepted at its no-op value
  * and refused otherwise: a 200 that silently ignores what was asked is worse than a clear 400.
  */
-const NOT_YET_SUPPORTED: Array<[keyof ChatCompletionRequest, (v: unknown) => boolean]> = [
-  ['n', (v) => v === 1],
-  ['logprobs', (v) => v === false],
-  ['top_logprobs', (v) => v === 0],
-  ['frequency_penalty', (v) => v === 0],
-  ['presence_penalty', (v) => v === 0],
-  ['repetition_penalty', (v) => v === 1],
-  ['logit_bias', (v) => Object.keys(v as object).length === 0],
-  ['top_k', (v) => v === 0 || v === -1],
-  ['min_p', (v) => v === 0],
-  ['response_format', (v) => (v as { type: string }).type === 'text'],
-  ['tools', (v) => (v as unknown[]).length === 0],
-  ['tool_choice', (v) => v === 'none' || v === 'auto'],
+const REFUSED_UNLESS_NO_OP: Array<[Param, (v: unknown) => boolean, string]> = [
+  ['use_beam_search', (v) => v === false, 'Beam search is not supported.'],
+  ['bad_words', (v) => (v as unknown[]).length === 0, "'bad_words' is not supported; ban token ids with 'bad_token_ids'."],
+  ['bad', (v) => (v as unknown[]).length === 0, "'bad' is not supported; ban token ids with 'bad_token_ids'."],
+  ['prompt_logprobs', (v) => v === 0, 'Prompt logprobs are not supported.'],
+  ['logits_processors', (v) => (v as unknown[]).length === 0, 'Server-side logits processors are not supported.'],
+  ['return_tokens_as_token_ids', (v) => v === false, "'return_tokens_as_token_ids' is not supported."],
+  ['echo', (v) => v === false, "'echo' is not supported for chat."],
+  ['response_format', (v) => (v as { type: string }).type === 'text', 'Structured output is not supported yet.'],
+  ['tools', (v) => (v as unknown[]).length === 0, 'Tool calling is not supported yet.'],
+  ['tool_choice', (v) => v === 'none' || v === 'auto', 'Tool calling is not supported yet.'],
+  ['functions', (v) => (v as unknown[]).length === 0, "Legacy 'functions' are not supported; use 'tools' once available."],
+  ['function_call', (v) => v === 'none' || v === 'auto', "Legacy 'function_call' is not supported."],
+  ['add_generation_prompt', (v) => v === true, "'add_generation_prompt: false' is not supported yet."],
+  ['continue_final_message', (v) => v === false, "'continue_final_message' is not supported yet."],
+  ['chat_template', () => false, 'Per-request chat templates are not supported yet.'],
+  ['chat_template_kwargs', (v) => Object.keys(v as object).length === 0, "'chat_template_kwargs' is not supported yet."],
+  ['chat_template_args', (v) => Object.keys(v as object).length === 0, "'chat_template_args' is not supported yet."],
+  ['modalities', (v) => (v as string[]).every((m) => m === 'text'), 'Only text output is supported.'],
+  ['audio', () => false, 'Audio output is not supported.'],
+  ['web_search_options', () => false, 'Web search is not supported.'],
 ]
 
+const KNOWN_PARAMS = new Set(Object.keys(ChatCompletionRequestSchema.properties))
+
+/** Top-level fields this server does not know; they are ignored and listed in `x-ignored-params`. */
+export function ignoredParams(body: object): string[] {
+  return Object.keys(body).filter((key) => !KNOWN_PARAMS.has(key))
+}
+
 /** Wire chat request → protocol-free GenerationRequest. `model` is the resolved model id. */
-export function decodeChatRequest(body: ChatCompletionRequest, model: string): GenerationRequest {
-  for (const [param, isNoOp] of NOT_YET_SUPPORTED) {
+export function decodeChatRequest(body: ChatCompletionRequest, model: string, limits: { maxChoices: number }): GenerationRequest {
+  for (const [param, isNoOp, why] of REFUSED_UNLESS_NO_OP) {
     const value = body[param]
-    if (value != null && !isNoOp(value)) {
-      throw new InvalidRequestError(`'${param}' is not supported by this server yet; remove it or send its default.`, param)
-    }
+    if (value != null && !isNoOp(value)) throw new InvalidRequestError(`${why} Remove '${param}' or send its default.`, param)
+  }
+  const n = body.n ?? 1
+  if (n > limits.maxChoices) {
+    throw new InvalidRequestError(`n is ${n}, but at most ${limits.maxChoices} choices are served per request.`, 'n')
+  }
+  if (body.best_of != null && body.best_of !== n) {
+    throw new InvalidRequestError(`best_of (${body.best_of}) must equal n (${n}): ranking candidates is not supported.`, 'best_of')
+  }
+  if (body.top_logprobs != null && body.logprobs !== true) {
+    throw new InvalidRequestError("'top_logprobs' needs 'logprobs: true'.", 'top_logprobs')
   }
   const stop = body.stop == null ? [] : typeof body.stop === 'string' ? [body.stop] : body.stop
+  const topK = body.top_k ?? 0
   return {
     model,
     input: { kind: 'chat', messages: body.messages.map(decodeMessage) },
     sampling: {
       temperature: body.temperature ?? 1,
       topP: body.top_p ?? 1,
+      topK: topK > 0 ? topK : null,
+      minP: body.min_p ?? 0,
       seed: body.seed == null ? randomInt(0, 2 ** 32) : toUint32(body.seed),
+      frequencyPenalty: body.frequency_penalty ?? 0,
+      presencePenalty: body.presence_penalty ?? 0,
+      repetitionPenalty: body.repetition_penalty ?? 1,
+      logitBias: decodeLogitBias(body.logit_bias),
+      bannedTokens: body.bad_token_ids ?? [],
+      allowedTokens: body.allowed_token_ids ?? null,
     },
     maxTokens: body.max_completion_tokens ?? body.max_tokens ?? null,
-    stop,
+    stop: {
+      strings: stop,
+      tokenIds: body.stop_token_ids ?? [],
+      includeStopString: body.include_stop_str_in_output ?? false,
+      minTokens: body.min_tokens ?? 0,
+      ignoreEos: body.ignore_eos ?? false,
+    },
+    n,
+    logprobs: body.logprobs === true ? { top: body.top_logprobs ?? 0 } : null,
+    skipSpecialTokens: body.skip_special_tokens ?? true,
+    truncatePromptTokens: body.truncate_prompt_tokens ?? null,
   }
+}
+
+/** JSON object keys are strings: each must spell a token id. Ids beyond the vocabulary are checked by the engine. */
+function decodeLogitBias(bias: Record<string, number> | null | undefined): Map<number, number> {
+  const decoded = new Map<number, number>()
+  for (const [key, value] of Object.entries(bias ?? {})) {
+    if (!/^\d+$/.test(key)) throw new InvalidRequestError(`logit_bias keys must be token ids; got '${key}'.`, 'logit_bias')
+    decoded.set(Number(key), value)
+  }
+  return decoded
 }
 
 function decodeMessage(message: ChatMessageWire, index: number): ChatMessage {

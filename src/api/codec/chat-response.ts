@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
-import type { GenerationEvent, Usage } from '../../engine/types.js'
-import type { ChatCompletion, ChatCompletionChunk } from '../schemas/chat.js'
-import type { FoldedGeneration } from './fold-events.js'
+import type { GenerationEvent, TokenLogprob, Usage } from '../../engine/types.js'
+import type { ChatCompletion, ChatCompletionChunk, ChoiceLogprobs } from '../schemas/chat.js'
+import { UsageTotals, type FoldedGeneration } from './fold-events.js'
 
 /** What every body or chunk of one response shares. */
 export interface ResponseMeta {
@@ -38,26 +38,41 @@ export function encodeChatCompletion(folded: FoldedGeneration, meta: ResponseMet
     created: meta.created,
     model: meta.model,
     system_fingerprint: meta.systemFingerprint,
-    choices: [
-      {
-        index: 0,
-        message: { role: 'assistant', content: folded.text, refusal: null },
-        logprobs: null,
-        finish_reason: folded.finishReason,
-        stop_reason: folded.stopReason,
-      },
-    ],
+    choices: folded.choices.map((choice, index) => ({
+      index,
+      message: { role: 'assistant', content: choice.text, refusal: null },
+      logprobs: encodeLogprobs(choice.logprobs),
+      finish_reason: choice.finishReason,
+      stop_reason: choice.stopReason,
+    })),
     usage: encodeUsage(folded.usage),
+  }
+}
+
+function encodeLogprobs(logprobs: readonly TokenLogprob[] | null | undefined): ChoiceLogprobs | null {
+  if (!logprobs) return null
+  return {
+    content: logprobs.map((l) => ({
+      token: l.token,
+      logprob: l.logprob,
+      bytes: l.bytes,
+      top_logprobs: l.top.map((t) => ({ token: t.token, logprob: t.logprob, bytes: t.bytes })),
+    })),
+    refusal: null,
   }
 }
 
 /**
  * Turns generation events into `chat.completion.chunk`s. Usage placement follows what each family of
  * clients reads: with `include_usage`, every chunk has `usage: null` and one trailing chunk with
- * `choices: []` carries it (OpenAI); without it, the finishing chunk carries usage (DeepInfra-style
+ * `choices: []` carries it (OpenAI); without it, the last finishing chunk carries usage (DeepInfra-style
  * clients read it there) and no empty-choices chunk is sent (those clients index `choices[0]`).
+ * With n > 1, choices interleave by `index`; usage counts all of them once every one has finished.
  */
 export class ChatChunkEncoder {
+  private readonly usage = new UsageTotals()
+  private choices = 1
+
   constructor(
     private readonly meta: ResponseMeta,
     private readonly includeUsage: boolean,
@@ -66,12 +81,15 @@ export class ChatChunkEncoder {
   push(event: GenerationEvent): ChatCompletionChunk[] {
     switch (event.type) {
       case 'started':
-        return [this.chunk({ role: 'assistant', content: '' })]
+        this.choices = event.choices
+        return Array.from({ length: event.choices }, (_, index) => this.chunk(index, { role: 'assistant', content: '' }))
       case 'text':
-        return [this.chunk({ content: event.text })]
+        return [this.chunk(event.choice, { content: event.text }, { finish_reason: null }, event.logprobs)]
       case 'finished': {
-        const usage = encodeUsage(event.usage)
-        const finishing = this.chunk({}, { finish_reason: event.reason, stop_reason: event.stopReason })
+        this.usage.add(event.usage)
+        const finishing = this.chunk(event.choice, {}, { finish_reason: event.reason, stop_reason: event.stopReason })
+        if (this.usage.finishedChoices < this.choices) return [finishing]
+        const usage = encodeUsage(this.usage.total())
         if (!this.includeUsage) return [{ ...finishing, usage }]
         return [finishing, { ...this.base(), choices: [], usage }]
       }
@@ -90,9 +108,11 @@ export class ChatChunkEncoder {
   }
 
   private chunk(
+    index: number,
     delta: ChatCompletionChunk['choices'][number]['delta'],
     finish: Pick<ChatCompletionChunk['choices'][number], 'finish_reason' | 'stop_reason'> = { finish_reason: null },
+    logprobs?: readonly TokenLogprob[],
   ): ChatCompletionChunk {
-    return { ...this.base(), choices: [{ index: 0, delta, logprobs: null, ...finish }] }
+    return { ...this.base(), choices: [{ index, delta, logprobs: encodeLogprobs(logprobs), ...finish }] }
   }
 }

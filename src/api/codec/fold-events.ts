@@ -1,24 +1,67 @@
 import { EngineError } from '../../errors.js'
-import type { FinishReason, GenerationEvent, Usage } from '../../engine/types.js'
+import type { FinishReason, GenerationEvent, TokenLogprob, Usage } from '../../engine/types.js'
 
-export interface FoldedGeneration {
+export interface FoldedChoice {
   text: string
   finishReason: FinishReason
   stopReason: string | number | null
+  logprobs: TokenLogprob[] | null
+}
+
+export interface FoldedGeneration {
+  choices: FoldedChoice[]
   usage: Usage
 }
 
 /**
  * A non-streamed response is the streamed events folded, so the two can never drift apart.
- * A stream that ends without `finished` is an engine fault, not a short answer.
+ * A stream that ends before every choice finished is an engine fault, not a short answer.
  */
 export async function foldEvents(events: AsyncIterable<GenerationEvent>): Promise<FoldedGeneration> {
-  let text = ''
+  const texts: string[] = []
+  const logprobs: Array<TokenLogprob[] | null> = []
+  const choices: FoldedChoice[] = []
+  const usage = new UsageTotals()
+  let expected = 1
   for await (const event of events) {
-    if (event.type === 'text') text += event.text
-    else if (event.type === 'finished') {
-      return { text, finishReason: event.reason, stopReason: event.stopReason, usage: event.usage }
+    switch (event.type) {
+      case 'started':
+        expected = event.choices
+        break
+      case 'text':
+        texts[event.choice] = (texts[event.choice] ?? '') + event.text
+        if (event.logprobs) logprobs[event.choice] = [...(logprobs[event.choice] ?? []), ...event.logprobs]
+        break
+      case 'finished':
+        usage.add(event.usage)
+        choices[event.choice] = {
+          text: texts[event.choice] ?? '',
+          finishReason: event.reason,
+          stopReason: event.stopReason,
+          logprobs: logprobs[event.choice] ?? null,
+        }
+        if (usage.finishedChoices === expected) return { choices, usage: usage.total() }
     }
   }
-  throw new EngineError('Generation ended without finishing.')
+  throw new EngineError('Generation ended before every choice finished.')
+}
+
+/** Sums the choices' usage: the prompt is evaluated (and cached) once for all of them. */
+export class UsageTotals {
+  finishedChoices = 0
+  private promptTokens = 0
+  private cachedTokens = 0
+  private completionTokens = 0
+
+  add(usage: Usage): void {
+    if (this.finishedChoices++ === 0) {
+      this.promptTokens = usage.promptTokens
+      this.cachedTokens = usage.cachedTokens
+    }
+    this.completionTokens += usage.completionTokens
+  }
+
+  total(): Usage {
+    return { promptTokens: this.promptTokens, completionTokens: this.completionTokens, cachedTokens: this.cachedTokens }
+  }
 }

@@ -58,10 +58,38 @@ export const ChatCompletionRequestSchema = Type.Object(
     tools: Nullable(Type.Array(Type.Unknown())),
     tool_choice: Nullable(Type.Unknown()),
     user: Nullable(Type.String()),
-    // Sampling extras of vLLM-style providers.
-    top_k: Nullable(Type.Integer({ minimum: -1 })),
+    // Sampling and decoding extras of vLLM-style providers (Baseten, W&B, DeepInfra).
+    top_k: Nullable(Type.Integer({ minimum: -1, description: '0 or -1 = off (default).' })),
     min_p: Nullable(Type.Number({ minimum: 0, maximum: 1 })),
-    repetition_penalty: Nullable(Type.Number({ exclusiveMinimum: 0 })),
+    repetition_penalty: Nullable(Type.Number({ exclusiveMinimum: 0, maximum: 10, description: 'Multiplicative (HF/vLLM); 1 = off.' })),
+    min_tokens: Nullable(Type.Integer({ minimum: 0, description: 'EOS and stops are suppressed until this many tokens.' })),
+    ignore_eos: Nullable(Type.Boolean()),
+    stop_token_ids: Nullable(Type.Array(Type.Integer({ minimum: 0 }), { maxItems: 64 })),
+    include_stop_str_in_output: Nullable(Type.Boolean()),
+    skip_special_tokens: Nullable(Type.Boolean()),
+    spaces_between_special_tokens: Nullable(Type.Boolean({ description: 'Accepted; llama.cpp detokenization has no such spacing.' })),
+    bad_token_ids: Nullable(Type.Array(Type.Integer({ minimum: 0 }), { maxItems: 4096 })),
+    allowed_token_ids: Nullable(Type.Array(Type.Integer({ minimum: 0 }), { minItems: 1 })),
+    truncate_prompt_tokens: Nullable(Type.Integer({ minimum: 1, description: 'Keep only the last k prompt tokens.' })),
+    best_of: Nullable(Type.Integer({ minimum: 1 })),
+    use_beam_search: Nullable(Type.Boolean()),
+    // Known fields this server cannot honour faithfully: refused unless at their no-op value.
+    bad_words: Nullable(Type.Array(Type.String())),
+    bad: Nullable(Type.Array(Type.String())),
+    prompt_logprobs: Nullable(Type.Integer({ minimum: 0 })),
+    logits_processors: Nullable(Type.Array(Type.Unknown())),
+    return_tokens_as_token_ids: Nullable(Type.Boolean()),
+    echo: Nullable(Type.Boolean()),
+    add_generation_prompt: Nullable(Type.Boolean()),
+    continue_final_message: Nullable(Type.Boolean()),
+    chat_template: Nullable(Type.String()),
+    chat_template_kwargs: Nullable(Type.Record(Type.String(), Type.Unknown())),
+    chat_template_args: Nullable(Type.Record(Type.String(), Type.Unknown())),
+    functions: Nullable(Type.Array(Type.Unknown())),
+    function_call: Nullable(Type.Unknown()),
+    modalities: Nullable(Type.Array(Type.String())),
+    audio: Nullable(Type.Unknown()),
+    web_search_options: Nullable(Type.Unknown()),
   },
   { additionalProperties: true },
 )
@@ -70,6 +98,13 @@ export type ChatCompletionRequest = Static<typeof ChatCompletionRequestSchema>
 export type ChatMessageWire = Static<typeof ChatMessageSchema>
 
 const FinishReasonSchema = Type.Union([Type.Literal('stop'), Type.Literal('length')])
+
+const TopLogprobSchema = Type.Object({ token: Type.String(), logprob: Type.Number(), bytes: Type.Array(Type.Integer()) })
+
+export const ChoiceLogprobsSchema = Type.Object({
+  content: Type.Array(Type.Composite([TopLogprobSchema, Type.Object({ top_logprobs: Type.Array(TopLogprobSchema) })])),
+  refusal: Type.Null(),
+})
 const StopReasonSchema = Type.Union([Type.String(), Type.Integer(), Type.Null()])
 
 export const ChatCompletionSchema = Type.Object({
@@ -86,7 +121,7 @@ export const ChatCompletionSchema = Type.Object({
         content: Type.Union([Type.String(), Type.Null()]),
         refusal: Type.Null(),
       }),
-      logprobs: Type.Null(),
+      logprobs: Type.Union([ChoiceLogprobsSchema, Type.Null()]),
       finish_reason: FinishReasonSchema,
       stop_reason: StopReasonSchema,
     }),
@@ -106,7 +141,7 @@ export const ChatCompletionChunkSchema = Type.Object({
     Type.Object({
       index: Type.Integer(),
       delta: Type.Object({ role: Type.Optional(Type.Literal('assistant')), content: Type.Optional(Type.String()) }),
-      logprobs: Type.Null(),
+      logprobs: Type.Union([ChoiceLogprobsSchema, Type.Null()]),
       finish_reason: Type.Union([FinishReasonSchema, Type.Null()]),
       stop_reason: Type.Optional(StopReasonSchema),
     }),
@@ -115,3 +150,4 @@ export const ChatCompletionChunkSchema = Type.Object({
 })
 
 export type ChatCompletionChunk = Static<typeof ChatCompletionChunkSchema>
+export type ChoiceLogprobs = Static<typeof ChoiceLogprobsSchema>
