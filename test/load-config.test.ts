@@ -73,6 +73,7 @@ describe('loadConfig: defaults', () => {
         gpuLayers: 'auto',
         threads: 'auto',
         maxTokens: 8192,
+        maxChoices: 8,
         batchSize: 512,
         prefillChunkTokens: 128,
       },
