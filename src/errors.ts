@@ -115,6 +115,18 @@ export class UnavailableError extends ServeError {
   }
 }
 
+/** 503 `timeout`: the request passed the server's deadline (server.requestTimeoutMs) before producing text. */
+export class RequestTimeoutError extends ServeError {
+  readonly status = 503
+  readonly type = 'server_error'
+  constructor(timeoutMs: number, where: 'queued' | 'running') {
+    super(
+      `The request did not ${where === 'queued' ? 'reach a slot' : 'produce output'} within the server's ${timeoutMs} ms deadline; retry later.`,
+      { code: 'timeout', headers: { 'retry-after': '1' } },
+    )
+  }
+}
+
 /** 500: something failed inside the engine. The message is logged, not sent. */
 export class EngineError extends ServeError {
   readonly status = 500

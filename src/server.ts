@@ -6,11 +6,13 @@ import { createLlamaRuntime } from './engine/llama-runtime.js'
 import { resolveModelSource } from './engine/model-source.js'
 import { StartupError } from './errors.js'
 import { buildApp } from './http/app.js'
+import { ServeMetrics } from './observability/metrics.js'
 import { ModelRouter } from './scheduler/model-router.js'
 
 export interface RunningServer {
   app: FastifyInstance
   router: ModelRouter
+  metrics: ServeMetrics
   url: string
   /** Resolves when every model is loaded; rejects with a StartupError if one cannot be. */
   ready: Promise<void>
@@ -26,8 +28,14 @@ export async function startServer({ config, models }: LoadedConfig, log: Logger)
   if (models.length === 0) {
     throw new StartupError('No model configured: pass --model <path|hf:URI|URL> or list models in the config file.')
   }
-  const router = new ModelRouter(models, { queueMax: config.server.queueMax, log })
-  const app = await buildApp({ config, router, log })
+  const metrics = new ServeMetrics()
+  const router = new ModelRouter(models, {
+    queueMax: config.server.queueMax,
+    requestTimeoutMs: config.server.requestTimeoutMs,
+    log,
+    metrics,
+  })
+  const app = await buildApp({ config, router, log, metrics })
   const address = await app.listen({ host: config.server.host, port: config.server.port })
   log.info({ url: address }, `listening on ${address}`)
 
@@ -62,5 +70,5 @@ export async function startServer({ config, models }: LoadedConfig, log: Logger)
       await router.dispose()
     })())
 
-  return { app, router, url: address, ready, close }
+  return { app, router, metrics, url: address, ready, close }
 }

@@ -97,6 +97,13 @@ export const ConfigSchema = Type.Object(
           default: 30_000,
           description: 'On SIGINT/SIGTERM, how long in-flight requests may run before they are cut.',
         }),
+        requestTimeoutMs: Type.Integer({
+          minimum: 0,
+          default: 600_000,
+          description:
+            'Deadline per request, queue time included; 0 = none. Past it a request that sent text ends with ' +
+            'finish_reason "length", one that sent nothing fails with 503 timeout.',
+        }),
         queueMax: Type.Integer({
           minimum: 0,
           default: 64,

@@ -42,7 +42,8 @@ export class Generation {
   private iterator: AsyncGenerator<Token, void, void | Token | Token[]> | null = null
   private readonly generated: Token[] = []
   private readonly counts = new Map<number, number>()
-  private completionTokens = 0
+  private generatedCount = 0
+  private textEmitted = false
   private unreportedTokens = 0
   private pendingLogprobs: TokenLogprob[] = []
   private readonly decoder: TokenTextDecoder
@@ -51,6 +52,8 @@ export class Generation {
   private events: GenerationEvent[] = []
   /** Where the leader's prompt evaluation ends (n > 1 keeps the last token for every choice). */
   private readonly prefillEnd: number
+  /** Prompt tokens a follower had to evaluate itself (1, or all when the copy was declined). */
+  private promptEvaluatedHere = 1
 
   constructor(
     private readonly model: LlamaModel,
@@ -77,6 +80,16 @@ export class Generation {
       vocabulary.size,
     )
     if (this.phase.kind === 'prefill') this.enterSamplingAtLastChunk()
+  }
+
+  /** Completion tokens so far. */
+  get completionTokens(): number {
+    return this.generatedCount
+  }
+
+  /** Prompt tokens this generation evaluated (not reused from the cache or copied from its leader). */
+  get evaluatedPromptTokens(): number {
+    return this.choice === 0 ? this.plan.promptTokens.length - this.cachedTokens : this.promptEvaluatedHere
   }
 
   get finished(): boolean {
@@ -126,6 +139,7 @@ export class Generation {
     } else {
       // The copy is an internal llama.cpp path; when it declines, evaluate the prompt here instead.
       await this.slot.keepPrefix(this.plan.promptTokens, 0)
+      this.promptEvaluatedHere = this.plan.promptTokens.length
       this.position = 0
       this.phase = { kind: 'prefill' }
     }
@@ -151,6 +165,16 @@ export class Generation {
     if (token === null) return this.finishFlushing('stop')
     this.phase = { kind: 'sample', input: [token] }
     this.accept(token)
+  }
+
+  /**
+   * The request's deadline passed: a choice that already sent text ends as if it reached max_tokens;
+   * one that sent nothing reports false (its request fails with a timeout instead).
+   */
+  endAtDeadline(): boolean {
+    if (!this.textEmitted) return false
+    if (!this.finished) this.finishFlushing('length')
+    return true
   }
 
   /** Stops generating; the slot's KV cache keeps its reusable aligned prefix. */
@@ -200,7 +224,7 @@ export class Generation {
             // includeTop pays for the sort; it is also the only way to learn the maximum logit.
             logits: { filter: { tokens: [], includeTop: Math.max(1, top), includeSelected: true } },
             totalLogitWeight: true,
-            options: { ...this.evaluateOptions(), seed: tokenSeed(this.plan.request.sampling.seed + this.choice, this.completionTokens) },
+            options: { ...this.evaluateOptions(), seed: tokenSeed(this.plan.request.sampling.seed + this.choice, this.generatedCount) },
           },
         },
       ],
@@ -233,7 +257,7 @@ export class Generation {
   }
 
   private get belowMinTokens(): boolean {
-    return this.completionTokens < this.plan.request.stop.minTokens
+    return this.generatedCount < this.plan.request.stop.minTokens
   }
 
   private accept(token: Token): void {
@@ -243,7 +267,7 @@ export class Generation {
       this.pendingLogprobs = []
       return this.finishFlushing('stop')
     }
-    this.completionTokens++
+    this.generatedCount++
     this.unreportedTokens++
     this.generated.push(token)
     this.counts.set(token, (this.counts.get(token) ?? 0) + 1)
@@ -252,7 +276,7 @@ export class Generation {
       this.emitText(this.stops.push(text).emit + this.stops.flush())
       return this.finish('stop', token)
     }
-    if (this.completionTokens <= stop.minTokens) {
+    if (this.generatedCount <= stop.minTokens) {
       // Stop strings only count once min_tokens are out.
       this.emitText(text)
     } else {
@@ -260,7 +284,7 @@ export class Generation {
       if (match.stop !== undefined) return this.finishOnStop(match.emit, match.stop)
       this.emitText(match.emit)
     }
-    if (this.completionTokens >= this.plan.maxTokens) this.finishFlushing('length')
+    if (this.generatedCount >= this.plan.maxTokens) this.finishFlushing('length')
   }
 
   /** Ends without a stop string so far: what was held back can no longer become one, so it is real text. */
@@ -280,6 +304,7 @@ export class Generation {
   private emitText(text: string): void {
     if (!text) return
     const logprobs = this.plan.request.logprobs ? { logprobs: this.pendingLogprobs } : {}
+    this.textEmitted = true
     this.events.push({ type: 'text', choice: this.choice, text, tokens: this.unreportedTokens, ...logprobs })
     this.unreportedTokens = 0
     this.pendingLogprobs = []
@@ -294,7 +319,7 @@ export class Generation {
       stopReason,
       usage: {
         promptTokens: this.plan.promptTokens.length,
-        completionTokens: this.completionTokens,
+        completionTokens: this.generatedCount,
         cachedTokens: this.cachedTokens,
       },
     })

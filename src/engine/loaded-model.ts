@@ -40,6 +40,9 @@ export interface ModelInfo {
  * renderer, and the batched step that advances every running generation together.
  */
 export class LoadedModel {
+  /** Called with the token count of every llama.cpp batch this model's context decodes. */
+  onBatch: ((tokens: number) => void) | null = null
+
   private constructor(
     readonly info: ModelInfo,
     private readonly model: LlamaModel,
@@ -112,7 +115,9 @@ export class LoadedModel {
       },
       `loaded ${config.id}: ${model.gpuLayers} layers on the GPU, ${threads} threads, ${contextSize}-token context x ${config.parallel} slots`,
     )
-    return new LoadedModel(info, model, context, slots, renderer, new Vocabulary(model), config)
+    const loaded = new LoadedModel(info, model, context, slots, renderer, new Vocabulary(model), config)
+    observeBatches(context, (tokens) => loaded.onBatch?.(tokens))
+    return loaded
   }
 
   /** Renders and checks a request: throws before anything is queued when it cannot be served. */
@@ -187,10 +192,32 @@ export class LoadedModel {
     generation.slot.busy = false
   }
 
+  /** Tokens held in the KV cache over all slots. */
+  get kvCacheTokens(): number {
+    return this.slots.reduce((sum, slot) => sum + slot.cachedTokens, 0)
+  }
+
   async dispose(): Promise<void> {
     await this.context.dispose()
     await this.model.dispose()
   }
+}
+
+/**
+ * Counts the tokens of every llama.cpp batch, from the engine itself rather than from what the scheduler
+ * meant to submit: node-llama-cpp starts each batch with the native `initBatch(n)`. Internal API: when
+ * it is missing the counter simply stays silent.
+ */
+function observeBatches(context: LlamaContext, onBatch: (tokens: number) => void): void {
+  const native = (context as unknown as { _ctx?: { initBatch?: (n: number) => unknown } })._ctx
+  const initBatch = native?.initBatch?.bind(native)
+  if (!native || !initBatch) return
+  Object.defineProperty(native, 'initBatch', {
+    value: (tokens: number) => {
+      onBatch(tokens)
+      return initBatch(tokens)
+    },
+  })
 }
 
 function fingerprint(...parts: Array<string | number>): string {

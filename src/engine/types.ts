@@ -64,6 +64,8 @@ export interface GenerationRequest {
   skipSpecialTokens: boolean
   /** Keep only the last k prompt tokens (vLLM's left truncation); null = never truncate. */
   truncatePromptTokens: number | null
+  /** Queue order: lower goes first (vLLM's convention), FIFO among equals. */
+  priority: number
 }
 
 export type FinishReason = 'stop' | 'length'

@@ -5,17 +5,20 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Logger } from 'pino'
 import type { Config } from '../config/schema.js'
 import type { FinishReason, GenerationInput, Usage } from '../engine/types.js'
+import type { ServeMetrics } from '../observability/metrics.js'
 import type { ModelRouter } from '../scheduler/model-router.js'
 import type { RequestTimings } from '../scheduler/scheduler.js'
 import { authPlugin } from './plugins/auth.js'
 import { errorsPlugin } from './plugins/errors.js'
 import { chatRoutes } from './routes/chat.js'
 import { healthRoutes } from './routes/health.js'
+import { metricsRoutes } from './routes/metrics.js'
 import { modelRoutes } from './routes/models.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
     router: ModelRouter
+    metrics: ServeMetrics
     /** `log.prompts`: prompts and outputs go into request log lines only when this is set. */
     logPrompts: boolean
   }
@@ -35,6 +38,7 @@ export interface AppDependencies {
   config: Config
   router: ModelRouter
   log: Logger
+  metrics: ServeMetrics
 }
 
 /** Same routes under every base URL clients are configured with: `/v1` (OpenAI), none, and DeepInfra's `/v1/openai`. */
@@ -43,7 +47,7 @@ const API_PREFIXES = ['/v1', '', '/v1/openai']
 const MAX_REQUEST_ID_LENGTH = 128
 
 /** The app as a plugin tree; it never listens (the CLI and tests do). */
-export async function buildApp({ config, router, log }: AppDependencies): Promise<FastifyInstance> {
+export async function buildApp({ config, router, log, metrics }: AppDependencies): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
     // Fastify's two lines per request are replaced by one of ours, with tokens and timings.
@@ -62,6 +66,7 @@ export async function buildApp({ config, router, log }: AppDependencies): Promis
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.decorate('router', router)
+  app.decorate('metrics', metrics)
   app.decorate('logPrompts', config.log.prompts)
   // Fastify forbids a shared object as a request decoration: null here, a fresh object per request below.
   app.decorateRequest('generationLog', null as unknown as FastifyRequest['generationLog'])
@@ -70,6 +75,7 @@ export async function buildApp({ config, router, log }: AppDependencies): Promis
     reply.header('x-request-id', request.id)
   })
   app.addHook('onResponse', async (request, reply) => {
+    metrics.httpRequests.inc({ route: request.routeOptions.url ?? 'unknown', status: String(reply.statusCode) })
     const { usage, timings, finishReason, prompt, output } = request.generationLog
     request.log.info(
       {
@@ -93,6 +99,7 @@ export async function buildApp({ config, router, log }: AppDependencies): Promis
   await app.register(errorsPlugin, { bodyLimit: config.server.bodyLimitBytes })
   await app.register(authPlugin, { apiKeys: config.server.apiKeys })
   await app.register(healthRoutes)
+  await app.register(metricsRoutes)
   for (const prefix of API_PREFIXES) {
     await app.register(chatRoutes, { prefix })
     await app.register(modelRoutes, { prefix })

@@ -22,7 +22,7 @@ export class ModelRouter {
 
   constructor(
     configs: readonly ModelConfig[],
-    private readonly options: { queueMax: number; log: Logger },
+    private readonly options: ConstructorParameters<typeof Scheduler>[1],
   ) {
     this.models = configs.map((config) => ({ config, scheduler: null }))
     for (const model of this.models) {
@@ -54,6 +54,17 @@ export class ModelRouter {
   find(name: string): { config: ModelConfig; state: ModelState; scheduler: Scheduler | null } | null {
     const routed = this.byName.get(name)
     return routed ? this.describe(routed) : null
+  }
+
+  /** Load figures per model, for /health. */
+  load(): Array<{ id: string; state: ModelState; slots_busy: number; slots_total: number; queue: number }> {
+    return this.models.map((m) => ({
+      id: m.config.id,
+      state: m.scheduler ? 'ready' : 'loading',
+      slots_busy: m.scheduler ? m.scheduler.model.slots.filter((s) => s.busy).length : 0,
+      slots_total: m.config.parallel,
+      queue: m.scheduler?.waiting ?? 0,
+    }))
   }
 
   list(): Array<{ config: ModelConfig; state: ModelState; scheduler: Scheduler | null }> {

@@ -1,8 +1,9 @@
 import type { Logger } from 'pino'
-import { EngineError, OverloadedError, ServeError, UnavailableError } from '../errors.js'
+import { EngineError, OverloadedError, RequestTimeoutError, ServeError, UnavailableError } from '../errors.js'
 import type { Generation, GenerationPlan } from '../engine/generation.js'
 import type { LoadedModel } from '../engine/loaded-model.js'
 import type { GenerationEvent, GenerationRequest } from '../engine/types.js'
+import type { RequestOutcome, ServeMetrics } from '../observability/metrics.js'
 import { EventChannel } from './event-channel.js'
 
 /** What the scheduler measured for one request. */
@@ -23,6 +24,13 @@ interface Entry {
   enqueuedAt: number
   startedAt: number
   firstTokenAt: number | null
+  /** Per choice: when its last text arrived (inter-token latency) and how many tokens it had. */
+  lastTextAt: number[]
+  countedTokens: number[]
+  deadline: number
+  /** Finish reason of the last choice that finished. */
+  outcome?: RequestOutcome
+  reported?: boolean
   onTimings?: (t: RequestTimings) => void
 }
 
@@ -46,10 +54,24 @@ export class Scheduler {
   /** Rotates which prefilling request goes first, so one long prompt cannot starve the others. */
   private prefillTurn = 0
 
+  private readonly labels: { model: string }
+
   constructor(
     readonly model: LoadedModel,
-    private readonly options: { queueMax: number; log: Logger },
-  ) {}
+    private readonly options: { queueMax: number; requestTimeoutMs: number; log: Logger; metrics: ServeMetrics },
+  ) {
+    this.labels = { model: model.info.id }
+    const { metrics } = options
+    model.onBatch = (tokens) => metrics.batchTokens.observe(this.labels, tokens)
+    metrics.watch(() => ({
+      model: model.info.id,
+      running: this.running.size,
+      waiting: this.queue.length,
+      slotsBusy: model.slots.filter((s) => s.busy).length,
+      slotsTotal: model.slots.length,
+      kvCacheTokens: model.kvCacheTokens,
+    }))
+  }
 
   get waiting(): number {
     return this.queue.length
@@ -68,6 +90,7 @@ export class Scheduler {
     const plan = this.model.plan(request)
     // Requests that will find a free slot at the next step do not count as waiting.
     if (this.queue.length + 1 - this.freeSlots() > this.options.queueMax) {
+      this.options.metrics.queueRejections.inc(this.labels)
       throw new OverloadedError(1, `${this.queue.length} requests are already waiting for ${this.model.info.id}; retry in 1s.`)
     }
     const entry: Entry = {
@@ -79,12 +102,15 @@ export class Scheduler {
       enqueuedAt: performance.now(),
       startedAt: 0,
       firstTokenAt: null,
+      lastTextAt: [],
+      countedTokens: [],
+      deadline: this.options.requestTimeoutMs > 0 ? performance.now() + this.options.requestTimeoutMs : Infinity,
       onTimings: options.onTimings,
     }
     const { signal } = options
     if (signal?.aborted) return emptyEvents()
     signal?.addEventListener('abort', () => this.cancel(entry), { once: true })
-    this.queue.push(entry)
+    this.enqueue(entry)
     this.kick()
     return entry.channel
   }
@@ -95,6 +121,14 @@ export class Scheduler {
     await this.loop
   }
 
+  /** By priority (lower first), FIFO among equals. */
+  private enqueue(entry: Entry): void {
+    const priority = entry.plan.request.priority
+    const after = this.queue.findIndex((e) => e.plan.request.priority > priority)
+    if (after < 0) this.queue.push(entry)
+    else this.queue.splice(after, 0, entry)
+  }
+
   private freeSlots(): number {
     return this.model.slots.filter((s) => !s.busy).length
   }
@@ -103,9 +137,11 @@ export class Scheduler {
     if (entry.cancelled) return
     entry.cancelled = true
     const queued = this.queue.indexOf(entry)
+    this.options.metrics.cancellations.inc({ ...this.labels, stage: queued >= 0 ? 'queued' : 'running' })
     if (queued >= 0) {
       this.queue.splice(queued, 1)
       entry.channel.end()
+      this.finishEntry(entry, 'cancelled')
     }
     // A running entry is dropped by the loop after the step in flight.
   }
@@ -121,6 +157,7 @@ export class Scheduler {
 
   private async run(): Promise<void> {
     while (this.queue.length > 0 || this.running.size > 0) {
+      this.enforceDeadlines()
       await this.admit()
       const stepping = this.pickStep()
       if (stepping.length > 0) await Promise.all(stepping.map((g) => this.stepOne(g)))
@@ -146,12 +183,34 @@ export class Scheduler {
       }
       this.running.add(entry)
       const leader = entry.generations[0]!
+      const { metrics } = this.options
+      metrics.queueTime.observe(this.labels, (entry.startedAt - entry.enqueuedAt) / 1000)
+      metrics.promptTokens.observe(this.labels, entry.plan.promptTokens.length)
+      metrics.promptTokensCached.inc(this.labels, leader.cachedTokens)
       entry.channel.push({
         type: 'started',
         promptTokens: entry.plan.promptTokens.length,
         cachedTokens: leader.cachedTokens,
         choices: entry.generations.length,
       })
+    }
+  }
+
+  /**
+   * Past its deadline, a queued request fails with a timeout; a running one ends: choices that already
+   * sent text finish with "length" (the client has a usable answer), otherwise the request fails.
+   */
+  private enforceDeadlines(): void {
+    const now = performance.now()
+    for (const entry of [...this.queue]) {
+      if (entry.deadline > now) continue
+      this.queue.splice(this.queue.indexOf(entry), 1)
+      this.fail(entry, new RequestTimeoutError(this.options.requestTimeoutMs, 'queued'), 'timeout')
+    }
+    for (const entry of this.running) {
+      if (entry.deadline > now || entry.failed || entry.cancelled) continue
+      const ended = entry.generations.map((g) => g.endAtDeadline())
+      if (!ended.every(Boolean)) this.fail(entry, new RequestTimeoutError(this.options.requestTimeoutMs, 'running'), 'timeout')
     }
   }
 
@@ -179,13 +238,15 @@ export class Scheduler {
   }
 
   private async stepOne(generation: Generation): Promise<void> {
+    const prefilling = generation.prefilling
     try {
       await generation.step()
     } catch (error) {
       // An engine failure ends this request only.
       const entry = [...this.running].find((e) => e.generations.includes(generation))
-      if (entry) this.fail(entry, new EngineError(`Generation failed: ${(error as Error).message}`, error))
+      if (entry) this.fail(entry, new EngineError(`Generation failed: ${(error as Error).message}`, error), 'error')
     }
+    if (prefilling && !generation.prefilling) this.options.metrics.promptTokensEvaluated.inc(this.labels, generation.evaluatedPromptTokens)
   }
 
   /** Delivers new events, lets n > 1 followers copy their leader's prompt, releases finished requests. */
@@ -201,27 +262,51 @@ export class Scheduler {
       this.running.delete(entry)
       for (const g of entry.generations) await this.model.release(g)
       if (!entry.cancelled) entry.channel.end()
-      this.reportTimings(entry)
+      if (!entry.failed) this.finishEntry(entry, entry.cancelled ? 'cancelled' : (entry.outcome ?? 'stop'))
     }
   }
 
   private forward(entry: Entry): void {
+    const { metrics } = this.options
     for (const g of entry.generations) {
+      const counted = entry.countedTokens[g.choice] ?? 0
+      if (g.completionTokens > counted) metrics.generatedTokens.inc(this.labels, g.completionTokens - counted)
+      entry.countedTokens[g.choice] = g.completionTokens
       for (const event of g.takeEvents()) {
-        if (event.type === 'text' && entry.firstTokenAt === null) entry.firstTokenAt = performance.now()
+        if (event.type === 'text') {
+          const now = performance.now()
+          if (entry.firstTokenAt === null) {
+            entry.firstTokenAt = now
+            metrics.timeToFirstToken.observe(this.labels, (now - entry.enqueuedAt) / 1000)
+          }
+          const last = entry.lastTextAt[g.choice]
+          // A text event may carry several tokens (held back for a stop string): spread the gap over them.
+          if (last !== undefined) {
+            for (let i = 0; i < event.tokens; i++) metrics.interTokenLatency.observe(this.labels, (now - last) / 1000 / event.tokens)
+          }
+          entry.lastTextAt[g.choice] = now
+        }
+        if (event.type === 'finished') entry.outcome = event.reason
         entry.channel.push(event)
       }
     }
   }
 
-  private fail(entry: Entry, error: unknown): void {
+  private fail(entry: Entry, error: unknown, outcome: RequestOutcome = 'error'): void {
     entry.failed = true
     entry.channel.end(error instanceof ServeError ? error : new EngineError(String(error), error))
-    if (!this.running.has(entry)) this.reportTimings(entry)
+    this.finishEntry(entry, outcome)
   }
 
-  private reportTimings(entry: Entry): void {
+  /** Records a request's end once: its outcome, latency and tokens, and the caller's timings. */
+  private finishEntry(entry: Entry, outcome: RequestOutcome): void {
+    if (entry.reported) return
+    entry.reported = true
     const now = performance.now()
+    const { metrics } = this.options
+    metrics.requests.inc({ ...this.labels, outcome })
+    metrics.endToEndLatency.observe(this.labels, (now - entry.enqueuedAt) / 1000)
+    metrics.completionTokens.observe(this.labels, entry.countedTokens.reduce((a, b) => a + b, 0))
     const startedAt = entry.startedAt || now
     entry.onTimings?.({
       queueMs: startedAt - entry.enqueuedAt,

@@ -85,6 +85,7 @@ export function decodeChatRequest(body: ChatCompletionRequest, model: string, li
     logprobs: body.logprobs === true ? { top: body.top_logprobs ?? 0 } : null,
     skipSpecialTokens: body.skip_special_tokens ?? true,
     truncatePromptTokens: body.truncate_prompt_tokens ?? null,
+    priority: body.priority ?? 0,
   }
 }
 

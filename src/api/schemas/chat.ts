@@ -72,6 +72,7 @@ export const ChatCompletionRequestSchema = Type.Object(
     allowed_token_ids: Nullable(Type.Array(Type.Integer({ minimum: 0 }), { minItems: 1 })),
     truncate_prompt_tokens: Nullable(Type.Integer({ minimum: 1, description: 'Keep only the last k prompt tokens.' })),
     best_of: Nullable(Type.Integer({ minimum: 1 })),
+    priority: Nullable(Type.Integer({ description: 'Queue order when the server is busy: lower goes first (vLLM). Default 0.' })),
     use_beam_search: Nullable(Type.Boolean()),
     // Known fields this server cannot honour faithfully: refused unless at their no-op value.
     bad_words: Nullable(Type.Array(Type.String())),

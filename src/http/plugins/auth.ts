@@ -3,8 +3,8 @@ import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { UnauthorizedError } from '../../errors.js'
 
-/** Routes that stay open with keys configured: load balancers probe them without credentials. */
-const PUBLIC_PATHS = new Set(['/health'])
+/** Routes that stay open with keys configured: load balancers and Prometheus probe them without credentials. */
+const PUBLIC_PATHS = new Set(['/health', '/metrics'])
 
 /**
  * API keys: `Authorization: Bearer <key>` (what every OpenAI SDK sends), `Authorization: Api-Key <key>`
