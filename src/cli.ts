@@ -28,6 +28,8 @@ program
   .option('--threads <auto|N>', 'CPU threads [env: GGUF_SERVE_THREADS] (default: auto = usable CPUs, 1 for models under 200 MB)')
   .option('--parallel <N>', 'parallel slots: requests generated at once [env: GGUF_SERVE_PARALLEL] (default: 4)')
   .option('--max-tokens <N>', 'completion tokens when a request names none, and the ceiling [env: GGUF_SERVE_MAX_TOKENS] (default: 8192)')
+  .option('--queue-max <N>', 'requests waiting for a slot per model before 429 [env: GGUF_SERVE_QUEUE_MAX] (default: 64)')
+  .option('--request-timeout-ms <ms>', 'deadline per request, queue time included; 0 = none [env: GGUF_SERVE_REQUEST_TIMEOUT_MS] (default: 600000)')
   .option('--api-key <key>', 'require this API key (repeatable) [env: GGUF_SERVE_API_KEY, comma-separated]', collect)
   .option('--cache-dir <dir>', 'where downloaded models are kept [env: GGUF_SERVE_CACHE_DIR] (default: models)')
   .option('--hf-token <token>', 'Hugging Face token for gated repositories [env: GGUF_SERVE_HF_TOKEN]')

@@ -26,6 +26,8 @@ export const SETTINGS: readonly Setting[] = [
   { flag: 'host', env: 'HOST', path: ['server', 'host'] },
   { flag: 'port', env: 'PORT', path: ['server', 'port'], numeric: true },
   { flag: 'apiKey', env: 'API_KEY', path: ['server', 'apiKeys'], list: true },
+  { flag: 'queueMax', env: 'QUEUE_MAX', path: ['server', 'queueMax'], numeric: true },
+  { flag: 'requestTimeoutMs', env: 'REQUEST_TIMEOUT_MS', path: ['server', 'requestTimeoutMs'], numeric: true },
   { flag: 'logLevel', env: 'LOG_LEVEL', path: ['log', 'level'] },
   { flag: 'gpu', env: 'GPU', path: ['engine', 'gpu'] },
   { flag: 'cacheDir', env: 'CACHE_DIR', path: ['download', 'cacheDir'] },

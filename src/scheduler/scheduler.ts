@@ -30,6 +30,8 @@ interface Entry {
   deadline: number
   /** Finish reason of the last choice that finished. */
   outcome?: RequestOutcome
+  /** Every choice finished: a consumer that stops reading now is not a cancellation. */
+  completed?: boolean
   reported?: boolean
   onTimings?: (t: RequestTimings) => void
 }
@@ -134,7 +136,7 @@ export class Scheduler {
   }
 
   private cancel(entry: Entry): void {
-    if (entry.cancelled) return
+    if (entry.cancelled || entry.completed || entry.failed) return
     entry.cancelled = true
     const queued = this.queue.indexOf(entry)
     this.options.metrics.cancellations.inc({ ...this.labels, stage: queued >= 0 ? 'queued' : 'running' })
@@ -257,7 +259,8 @@ export class Scheduler {
       if (leader?.promptShared) {
         for (const follower of followers) if (follower.waitingForLeader) await follower.followLeader(leader)
       }
-      const done = entry.cancelled || entry.failed || entry.generations.every((g) => g.finished)
+      entry.completed = entry.generations.every((g) => g.finished)
+      const done = entry.cancelled || entry.failed || entry.completed
       if (!done) continue
       this.running.delete(entry)
       for (const g of entry.generations) await this.model.release(g)
