@@ -1,0 +1,31 @@
+import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import type { TSchema } from '@sinclair/typebox'
+import { describe, expect, it } from 'vitest'
+import { loadConfig } from '../src/config/load-config.js'
+import { ConfigSchema, ModelSettingsSchema } from '../src/config/schema.js'
+
+const EXAMPLE = fileURLToPath(new URL('../config.example.yaml', import.meta.url))
+
+/** Dotted paths of every leaf setting in a schema. */
+function leaves(schema: TSchema, prefix = ''): string[] {
+  if (schema.type !== 'object' || !schema.properties) return [prefix]
+  return Object.entries(schema.properties as Record<string, TSchema>).flatMap(([key, sub]) =>
+    key === 'models' ? [] : leaves(sub, prefix ? `${prefix}.${key}` : key),
+  )
+}
+
+describe('config.example.yaml', () => {
+  it('is a valid config', () => {
+    const { config, models } = loadConfig({ flags: { config: EXAMPLE }, env: {} })
+    expect(config.server.port).toBe(8080)
+    expect(models).toHaveLength(1)
+  })
+
+  it('documents every setting', () => {
+    const text = readFileSync(EXAMPLE, 'utf8')
+    for (const path of [...leaves(ConfigSchema), ...Object.keys(ModelSettingsSchema.properties).map((k) => `modelDefaults.${k}`)]) {
+      expect(text, path).toMatch(new RegExp(`^\\s*#?\\s*${path.split('.').at(-1)}:`, 'm'))
+    }
+  })
+})
