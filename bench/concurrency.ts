@@ -10,32 +10,18 @@
  * wall time from sending to the last token, prefill included. ROUNDS rounds, interleaved by
  * concurrency; medians.
  */
-import { spawn } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import OpenAI from 'openai'
 import { ensureSyntheticModel } from '../src/gguf/make-model.js'
+import { median, repoRoot as root, startServerProcess } from './lib/server-process.js'
 
 const ROUNDS = Number(process.env.ROUNDS ?? 2)
 const MAX_TOKENS = Number(process.env.MAX_TOKENS ?? 64)
 const CONCURRENCIES = (process.env.CONCURRENCIES ?? '1,2,4,8').split(',').map(Number)
-const root = fileURLToPath(new URL('..', import.meta.url))
 const model =
   process.argv[2] ?? (await ensureSyntheticModel(`${root}bench/models/synthetic-qwen05b-shape.gguf`, 'qwen05b-shape', { seed: 7 }))
 
-const child = spawn(process.execPath, [`${root}dist/cli.js`, 'start', '--model', model, '--port', '0', '--parallel', String(Math.max(...CONCURRENCIES))], {
-  stdio: ['ignore', 'ignore', 'pipe'],
-})
-const origin = await new Promise<string>((resolve, reject) => {
-  let log = ''
-  child.stderr!.on('data', (d: Buffer) => {
-    log += d.toString()
-    const match = /"url":"(http:\/\/[^"]+)"/.exec(log)
-    if (match) resolve(match[1]!)
-  })
-  child.on('exit', (code) => reject(new Error(`server exited with ${code}: ${log}`)))
-})
-while ((await fetch(`${origin}/health`).then((r) => r.status, () => 0)) !== 200) await new Promise((r) => setTimeout(r, 50))
-const client = new OpenAI({ baseURL: `${origin}/v1`, apiKey: 'x', maxRetries: 0, timeout: 600_000 })
+const server = await startServerProcess(['--model', model, '--parallel', String(Math.max(...CONCURRENCIES))])
+const client = new OpenAI({ baseURL: `${server.origin}/v1`, apiKey: 'x', maxRetries: 0, timeout: 600_000 })
 
 async function one(seed: number): Promise<{ tokens: number; ttftMs: number }> {
   const prompt = `Request ${seed}. ` + Array.from({ length: 8 }, (_, i) => `Sentence ${i} about llamas and alpacas on a hill.`).join(' ')
@@ -59,7 +45,6 @@ async function one(seed: number): Promise<{ tokens: number; ttftMs: number }> {
   return { tokens, ttftMs }
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 const results = new Map<number, { tps: number[]; ttft: number[] }>(CONCURRENCIES.map((c) => [c, { tps: [], ttft: [] }]))
 await one(0) // warm-up
 let seed = 1
@@ -74,7 +59,7 @@ for (let round = 0; round < ROUNDS; round++) {
     process.stderr.write(`round ${round + 1}, concurrency ${c}: ${(r.tps.at(-1) ?? 0).toFixed(1)} tok/s\n`)
   }
 }
-child.kill('SIGTERM')
+server.stop()
 
 const base = median(results.get(CONCURRENCIES[0]!)!.tps)
 console.log(`model: ${model.split('/').at(-1)}, ${MAX_TOKENS} output tokens per request, ${ROUNDS} rounds, medians`)

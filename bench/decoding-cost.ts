@@ -9,31 +9,17 @@
  * - one `n: 4` request vs four concurrent `n: 1` requests of the same prompt: wall time for all tokens.
  * Every request uses `ignore_eos`, so all produce exactly MAX_TOKENS tokens per choice.
  */
-import { spawn } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import OpenAI from 'openai'
 import { ensureSyntheticModel } from '../src/gguf/make-model.js'
+import { median, repoRoot as root, startServerProcess } from './lib/server-process.js'
 
 const ROUNDS = Number(process.env.ROUNDS ?? 5)
 const MAX_TOKENS = Number(process.env.MAX_TOKENS ?? 64)
-const root = fileURLToPath(new URL('..', import.meta.url))
 const model = process.argv[2] ?? (await ensureSyntheticModel(`${root}bench/models/synthetic-100m.gguf`, '100m', { seed: 7 }))
 const prompt = Array.from({ length: 12 }, (_, i) => `Line ${i}: the quick brown fox jumps over the lazy dog.`).join(' ')
 
-const child = spawn(process.execPath, [`${root}dist/cli.js`, 'start', '--model', model, '--port', '0', '--parallel', '4'], {
-  stdio: ['ignore', 'ignore', 'pipe'],
-})
-const origin = await new Promise<string>((resolve, reject) => {
-  let log = ''
-  child.stderr!.on('data', (d: Buffer) => {
-    log += d.toString()
-    const match = /"url":"(http:\/\/[^"]+)"/.exec(log)
-    if (match) resolve(match[1]!)
-  })
-  child.on('exit', (code) => reject(new Error(`server exited with ${code}: ${log}`)))
-})
-while ((await fetch(`${origin}/health`).then((r) => r.status, () => 0)) !== 200) await new Promise((r) => setTimeout(r, 20))
-const client = new OpenAI({ baseURL: `${origin}/v1`, apiKey: 'x', maxRetries: 0 })
+const server = await startServerProcess(['--model', model, '--parallel', '4'])
+const client = new OpenAI({ baseURL: `${server.origin}/v1`, apiKey: 'x', maxRetries: 0 })
 const base = { model: '', messages: [{ role: 'user' as const, content: prompt }], max_tokens: MAX_TOKENS, temperature: 1, ignore_eos: true }
 
 /** Milliseconds per decoded token after the first, from the arrival times of streamed chunks. */
@@ -58,7 +44,6 @@ async function wallMs(run: () => Promise<unknown>): Promise<number> {
   return performance.now() - start
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 const plain: number[] = []
 const logprobs: number[] = []
 const nFour: number[] = []
@@ -71,7 +56,7 @@ for (let round = 0; round < ROUNDS; round++) {
   fourSeparate.push(await wallMs(() => Promise.all([0, 1, 2, 3].map((i) => client.chat.completions.create({ ...base, seed: round * 4 + i } as never)))))
   process.stderr.write(`round ${round + 1}/${ROUNDS}\n`)
 }
-child.kill('SIGTERM')
+server.stop()
 
 const [p, l, n4, s4] = [median(plain), median(logprobs), median(nFour), median(fourSeparate)]
 console.log(`model: ${model.split('/').at(-1)}, ${MAX_TOKENS} tokens per choice, ${ROUNDS} interleaved rounds, medians`)

@@ -9,15 +9,13 @@
  * (fixed seed) and report time to first token and decode tokens/s (tokens after the first ÷ time
  * from first to last token). Repeats `RUNS` times and reports medians.
  */
-import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
 import OpenAI from 'openai'
 import { ensureSyntheticModel } from '../src/gguf/make-model.js'
+import { median, repoRoot as root, startServerProcess } from './lib/server-process.js'
 
 const RUNS = Number(process.env.RUNS ?? 3)
 const MAX_TOKENS = Number(process.env.MAX_TOKENS ?? 128)
-const root = fileURLToPath(new URL('..', import.meta.url))
 
 async function defaultModels(): Promise<string[]> {
   const models: string[] = []
@@ -35,23 +33,9 @@ interface Run {
 }
 
 async function measure(model: string): Promise<Run> {
-  const t0 = performance.now()
-  const child = spawn(process.execPath, [`${root}dist/cli.js`, 'start', '--model', model, '--port', '0', '--log-level', 'info'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  })
+  const server = await startServerProcess(['--model', model, '--log-level', 'info'])
   try {
-    const origin = await new Promise<string>((resolve, reject) => {
-      let log = ''
-      child.stderr!.on('data', (d: Buffer) => {
-        log += d.toString()
-        const match = /"url":"(http:\/\/[^"]+)"/.exec(log)
-        if (match) resolve(match[1]!)
-      })
-      child.on('exit', (code) => reject(new Error(`server exited with ${code}: ${log}`)))
-    })
-    while ((await fetch(`${origin}/health`).then((r) => r.status, () => 0)) !== 200) await new Promise((r) => setTimeout(r, 10))
-    const startupMs = performance.now() - t0
-
+    const { origin, startupMs } = server
     const client = new OpenAI({ baseURL: `${origin}/v1`, apiKey: 'x', maxRetries: 0 })
     const sent = performance.now()
     const stream = await client.chat.completions.create({
@@ -75,11 +59,10 @@ async function measure(model: string): Promise<Run> {
     }
     return { startupMs, ttftMs: first - sent, tokens, decodeTokensPerS: ((tokens - 1) * 1000) / (last - first) }
   } finally {
-    child.kill('SIGTERM')
+    server.stop()
   }
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 
 const models = process.argv.length > 2 ? process.argv.slice(2) : await defaultModels()
 console.log(`| model | start-up to /health 200 (ms) | TTFT (ms) | completion tokens | decode tok/s |`)

@@ -33,6 +33,7 @@ program
   .option('--api-key <key>', 'require this API key (repeatable) [env: GGUF_SERVE_API_KEY, comma-separated]', collect)
   .option('--cache-dir <dir>', 'where downloaded models are kept [env: GGUF_SERVE_CACHE_DIR] (default: models)')
   .option('--hf-token <token>', 'Hugging Face token for gated repositories [env: GGUF_SERVE_HF_TOKEN]')
+  .option('--log-prompts', 'also log prompts and outputs (off: they may hold private data) [env: GGUF_SERVE_LOG_PROMPTS]')
   .addOption(
     new Option('--log-level <level>', 'log level [env: GGUF_SERVE_LOG_LEVEL] (default: info)').choices([
       'fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent',

@@ -20,6 +20,8 @@ interface Setting {
   list?: boolean
   /** Flags and env are strings; these settings may hold numbers, so digits become a number. */
   numeric?: boolean
+  /** "true"/"false" become booleans (a bare flag arrives as true already). */
+  boolean?: boolean
 }
 
 export const SETTINGS: readonly Setting[] = [
@@ -29,6 +31,7 @@ export const SETTINGS: readonly Setting[] = [
   { flag: 'queueMax', env: 'QUEUE_MAX', path: ['server', 'queueMax'], numeric: true },
   { flag: 'requestTimeoutMs', env: 'REQUEST_TIMEOUT_MS', path: ['server', 'requestTimeoutMs'], numeric: true },
   { flag: 'logLevel', env: 'LOG_LEVEL', path: ['log', 'level'] },
+  { flag: 'logPrompts', env: 'LOG_PROMPTS', path: ['log', 'prompts'], boolean: true },
   { flag: 'gpu', env: 'GPU', path: ['engine', 'gpu'] },
   { flag: 'cacheDir', env: 'CACHE_DIR', path: ['download', 'cacheDir'] },
   { flag: 'hfToken', env: 'HF_TOKEN', path: ['download', 'hfToken'] },
@@ -136,6 +139,7 @@ function flagLayer(flags: Record<string, unknown>): Layer {
 
 /** Digits from flags and env become numbers where the setting takes one; the schema judges the rest. */
 function coerce(raw: string, setting: Setting): unknown {
+  if (setting.boolean && (raw === 'true' || raw === 'false')) return raw === 'true'
   return setting.numeric && /^-?\d+$/.test(raw) ? Number(raw) : raw
 }
 

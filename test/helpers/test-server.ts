@@ -1,4 +1,5 @@
 import OpenAI from 'openai'
+import type { Logger } from 'pino'
 import { loadConfig } from '../../src/config/load-config.js'
 import { createLogger } from '../../src/observability/logger.js'
 import { startServer, type RunningServer } from '../../src/server.js'
@@ -16,12 +17,12 @@ export interface TestServer {
  * Starts the real server in-process on a free port, exactly as `gguf-serve start` would with these
  * flags (tiny models run on 1 thread: more threads only contend), and waits until it is ready.
  */
-export async function startTestServer(flags: Record<string, unknown> = {}): Promise<TestServer> {
+export async function startTestServer(flags: Record<string, unknown> = {}, logger?: Logger): Promise<TestServer> {
   const loaded = loadConfig({
     flags: { model: [TINY_MODEL_PATH], port: '0', threads: '1', contextSize: '1024', parallel: '2', ...flags },
     env: {},
   })
-  const server = await startServer(loaded, createLogger(process.env.TEST_LOG_LEVEL === 'debug' ? 'debug' : 'silent'))
+  const server = await startServer(loaded, logger ?? createLogger(process.env.TEST_LOG_LEVEL === 'debug' ? 'debug' : 'silent'))
   await server.ready
   const origin = server.url
   const client = new OpenAI({ baseURL: `${origin}/v1`, apiKey: 'test', maxRetries: 0, timeout: 30_000 })

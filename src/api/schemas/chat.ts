@@ -108,12 +108,17 @@ export const ChoiceLogprobsSchema = Type.Object({
 })
 const StopReasonSchema = Type.Union([Type.String(), Type.Integer(), Type.Null()])
 
-export const ChatCompletionSchema = Type.Object({
+/** Fields every completion body and chunk starts with. */
+const responseHead = <T extends string>(object: T) => ({
   id: Type.String(),
-  object: Type.Literal('chat.completion'),
+  object: Type.Literal(object),
   created: Type.Integer(),
   model: Type.String(),
   system_fingerprint: Type.String(),
+})
+
+export const ChatCompletionSchema = Type.Object({
+  ...responseHead('chat.completion'),
   choices: Type.Array(
     Type.Object({
       index: Type.Integer(),
@@ -133,11 +138,7 @@ export const ChatCompletionSchema = Type.Object({
 export type ChatCompletion = Static<typeof ChatCompletionSchema>
 
 export const ChatCompletionChunkSchema = Type.Object({
-  id: Type.String(),
-  object: Type.Literal('chat.completion.chunk'),
-  created: Type.Integer(),
-  model: Type.String(),
-  system_fingerprint: Type.String(),
+  ...responseHead('chat.completion.chunk'),
   choices: Type.Array(
     Type.Object({
       index: Type.Integer(),
