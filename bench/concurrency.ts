@@ -5,8 +5,8 @@
  *
  * Default model: a generated Qwen2.5-0.5B-shaped llama (896 hidden, 24 layers, 14/2 heads, Q8_0; random
  * weights, written to bench/models/ on first use). The server runs with `--parallel 8` and its default
- * threads. For each concurrency c, c streamed requests are sent at once (different seeds, ~100-token
- * prompts, `ignore_eos` so each yields exactly MAX_TOKENS tokens); the figure is all output tokens ÷ the
+ * threads. For each concurrency c, c streamed requests are sent at once (different seeds, prompts of
+ * PROMPT_SENTENCES sentences, `ignore_eos` so each yields exactly MAX_TOKENS tokens); the figure is all output tokens ÷ the
  * wall time from sending to the last token, prefill included. ROUNDS rounds, interleaved by
  * concurrency; medians.
  */
@@ -17,6 +17,8 @@ import { median, repoRoot as root, startServerProcess } from './lib/server-proce
 const ROUNDS = Number(process.env.ROUNDS ?? 2)
 const MAX_TOKENS = Number(process.env.MAX_TOKENS ?? 64)
 const CONCURRENCIES = (process.env.CONCURRENCIES ?? '1,2,4,8').split(',').map(Number)
+/** Prompt length, in sentences of about 15 tokens each (1 ≈ a 35-token chat prompt with the template). */
+const PROMPT_SENTENCES = Number(process.env.PROMPT_SENTENCES ?? 1)
 const model =
   process.argv[2] ?? (await ensureSyntheticModel(`${root}bench/models/synthetic-qwen05b-shape.gguf`, 'qwen05b-shape', { seed: 7 }))
 
@@ -24,7 +26,7 @@ const server = await startServerProcess(['--model', model, '--parallel', String(
 const client = new OpenAI({ baseURL: `${server.origin}/v1`, apiKey: 'x', maxRetries: 0, timeout: 600_000 })
 
 async function one(seed: number): Promise<{ tokens: number; ttftMs: number }> {
-  const prompt = `Request ${seed}. ` + Array.from({ length: 8 }, (_, i) => `Sentence ${i} about llamas and alpacas on a hill.`).join(' ')
+  const prompt = `Request ${seed}. ` + Array.from({ length: PROMPT_SENTENCES }, (_, i) => `Sentence ${i} about llamas and alpacas on a hill.`).join(' ')
   const sent = performance.now()
   const stream = await client.chat.completions.create({
     model: '',
@@ -62,7 +64,7 @@ for (let round = 0; round < ROUNDS; round++) {
 server.stop()
 
 const base = median(results.get(CONCURRENCIES[0]!)!.tps)
-console.log(`model: ${model.split('/').at(-1)}, ${MAX_TOKENS} output tokens per request, ${ROUNDS} rounds, medians`)
+console.log(`model: ${model.split('/').at(-1)}, prompt of ${PROMPT_SENTENCES} sentence(s), ${MAX_TOKENS} output tokens per request, ${ROUNDS} rounds, medians`)
 console.log('| concurrency | output tok/s (aggregate) | × concurrency 1 | TTFT p50 (ms) |')
 console.log('|---|---|---|---|')
 for (const c of CONCURRENCIES) {

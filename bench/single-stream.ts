@@ -16,6 +16,8 @@ import { median, repoRoot as root, startServerProcess } from './lib/server-proce
 
 const RUNS = Number(process.env.RUNS ?? 3)
 const MAX_TOKENS = Number(process.env.MAX_TOKENS ?? 128)
+/** More server flags, e.g. EXTRA_ARGS="--threads 2". */
+const EXTRA_ARGS = (process.env.EXTRA_ARGS ?? '').split(' ').filter(Boolean)
 
 async function defaultModels(): Promise<string[]> {
   const models: string[] = []
@@ -33,7 +35,7 @@ interface Run {
 }
 
 async function measure(model: string): Promise<Run> {
-  const server = await startServerProcess(['--model', model, '--log-level', 'info'])
+  const server = await startServerProcess(['--model', model, ...EXTRA_ARGS])
   try {
     const { origin, startupMs } = server
     const client = new OpenAI({ baseURL: `${origin}/v1`, apiKey: 'x', maxRetries: 0 })

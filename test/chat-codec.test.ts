@@ -359,6 +359,7 @@ describe('decodeChatRequest: sampling and limits', () => {
       logprobs: null,
       skipSpecialTokens: true,
       truncatePromptTokens: null,
+      priority: 0,
     })
   })
 

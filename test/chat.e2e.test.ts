@@ -210,7 +210,10 @@ describe('routes and aliases', () => {
   it('reports health and echoes x-request-id', async () => {
     const res = await fetch(`${t.origin}/health`, { headers: { 'x-request-id': 'req-abc-123' } })
     expect(res.status).toBe(200)
-    expect(await res.json()).toEqual({ status: 'ok' })
+    expect(await res.json()).toEqual({
+      status: 'ok',
+      models: [{ id: 'tiny-chat', state: 'ready', slots_busy: 0, slots_total: 2, queue: 0 }],
+    })
     expect(res.headers.get('x-request-id')).toBe('req-abc-123')
     const generated = await fetch(`${t.origin}/health`)
     expect(generated.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/)

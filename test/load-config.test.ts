@@ -53,6 +53,7 @@ describe('loadConfig: defaults', () => {
       apiKeys: [],
       bodyLimitBytes: 8 * 1024 * 1024,
       shutdownGraceMs: 30_000,
+      requestTimeoutMs: 600_000,
       queueMax: 64,
     })
     expect(config.engine.gpu).toBe('auto')
