@@ -25,7 +25,7 @@ program
     new Option('--gpu <backend>', 'compute backend [env: GGUF_SERVE_GPU] (default: auto)').choices(['auto', 'cuda', 'vulkan', 'metal', 'none']),
   )
   .option('--gpu-layers <auto|N>', 'layers to offload to the GPU [env: GGUF_SERVE_GPU_LAYERS] (default: auto)')
-  .option('--threads <auto|N>', 'CPU threads [env: GGUF_SERVE_THREADS] (default: auto = usable CPUs, 1 for models under 200 MB)')
+  .option('--threads <auto|N>', 'CPU threads [env: GGUF_SERVE_THREADS] (default: auto = usable CPUs, 1 for models under 32 MB)')
   .option('--parallel <N>', 'parallel slots: requests generated at once [env: GGUF_SERVE_PARALLEL] (default: 4)')
   .option('--max-tokens <N>', 'completion tokens when a request names none, and the ceiling [env: GGUF_SERVE_MAX_TOKENS] (default: 8192)')
   .option('--queue-max <N>', 'requests waiting for a slot per model before 429 [env: GGUF_SERVE_QUEUE_MAX] (default: 64)')

@@ -28,7 +28,7 @@ export const ModelSettingsSchema = Type.Object(
       default: 'auto',
       description:
         'CPU threads for evaluation. "auto" uses the CPUs this process may run on (cgroup quota and affinity), ' +
-        'but 1 thread for models under 200 MB, where more threads only contend.',
+        'but 1 thread for models under 32 MB, where more threads only contend.',
     }),
     maxTokens: Type.Integer({
       minimum: 1,
