@@ -97,6 +97,28 @@ describe('backpressure', () => {
   })
 })
 
+describe('queue order', () => {
+  it('admits a lower priority value first, FIFO among equals', async () => {
+    const t = await serve({ parallel: '1', contextSize: '2048' })
+    const running = postJson(t.origin, '/v1/chat/completions', long({ max_tokens: 300 }))
+    await waitFor(async () => value(await scrape(t.origin), 'gguf_serve_slots_busy') === 1)
+    const finished: string[] = []
+    const queued = (name: string, priority: number) =>
+      postJson(t.origin, '/v1/chat/completions', { model: MODEL, messages: messages(name), max_tokens: 2, priority }).then((res) => {
+        expect(res.status).toBe(200)
+        finished.push(name)
+      })
+    const all = [queued('late-low', 5)]
+    await waitFor(async () => value(await scrape(t.origin), 'gguf_serve_requests_waiting') === 1)
+    all.push(queued('urgent', -1))
+    await waitFor(async () => value(await scrape(t.origin), 'gguf_serve_requests_waiting') === 2)
+    all.push(queued('normal', 0))
+    await waitFor(async () => value(await scrape(t.origin), 'gguf_serve_requests_waiting') === 3)
+    await Promise.all([running, ...all])
+    expect(finished).toEqual(['urgent', 'normal', 'late-low'])
+  })
+})
+
 describe('cancellation', () => {
   it('aborting a stream mid-generation frees its slot and stops its tokens', async () => {
     const t = await serve({ parallel: '1', contextSize: '2048' })
