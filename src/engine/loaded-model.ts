@@ -45,7 +45,8 @@ export class LoadedModel {
 
   private constructor(
     readonly info: ModelInfo,
-    private readonly model: LlamaModel,
+    /** The node-llama-cpp model, for engine modules that need more than generation (embeddings, tokenizing). */
+    readonly model: LlamaModel,
     private readonly context: LlamaContext,
     readonly slots: Slot[],
     readonly renderer: PromptRenderer,
