@@ -156,8 +156,6 @@ describe('decodeChatRequest: parameters still refused unless at their no-op valu
     ['logits_processors', ['my.module:Processor']],
     ['return_tokens_as_token_ids', true],
     ['echo', true],
-    ['response_format', { type: 'json_object' }],
-    ['response_format', { type: 'json_schema', json_schema: { name: 's', schema: {} } }],
     ['tools', [{ type: 'function', function: { name: 'f', parameters: {} } }]],
     ['tool_choice', 'required'],
     ['tool_choice', { type: 'function', function: { name: 'f' } }],
@@ -335,6 +333,29 @@ describe('decodeChatRequest: logit_bias', () => {
   })
 })
 
+describe('decodeChatRequest: response_format', () => {
+  it('maps each variant to a grammar, with the schema kept for the final check', () => {
+    expect(decodeChatRequest(request({ response_format: { type: 'text' } }), 'm', LIMITS).grammar).toBeNull()
+    const object = decodeChatRequest(request({ response_format: { type: 'json_object' } }), 'm', LIMITS).grammar!
+    expect(object.gbnf).toMatch(/^root ::= object/)
+    expect(object.schema).toEqual({ type: 'object' })
+    expect(decodeChatRequest(request({ response_format: { type: 'json' } }), 'm', LIMITS).grammar!.gbnf).toBe(object.gbnf)
+    const schema = { type: 'object', properties: { a: { type: 'integer' } }, required: ['a'] }
+    const typed = decodeChatRequest(request({ response_format: { type: 'json_schema', json_schema: { name: 's', schema } } }), 'm', LIMITS).grammar!
+    expect(typed.schema).toEqual(schema)
+    expect(typed.param).toBe('response_format.json_schema.schema')
+    const gbnf = decodeChatRequest(request({ response_format: { type: 'grammar', grammar: 'root ::= "x"' } }), 'm', LIMITS).grammar!
+    expect(gbnf).toEqual({ gbnf: 'root ::= "x"', schema: null, param: 'response_format.grammar' })
+  })
+
+  it('refuses an unenforceable keyword with the schema as param', () => {
+    const decode = () =>
+      decodeChatRequest(request({ response_format: { type: 'json_schema', json_schema: { name: 's', schema: { type: 'string', pattern: 'x' } } } }), 'm', LIMITS)
+    expect(decode).toThrow(InvalidRequestError)
+    expect(decode).toThrow(/pattern/)
+  })
+})
+
 describe('decodeChatRequest: sampling and limits', () => {
   it('a bare request decodes to every default', () => {
     expect(decode()).toEqual({
@@ -360,6 +381,7 @@ describe('decodeChatRequest: sampling and limits', () => {
       skipSpecialTokens: true,
       truncatePromptTokens: null,
       priority: 0,
+      grammar: null,
     })
   })
 

@@ -53,10 +53,10 @@ describe('schema violations are 400 naming the param', () => {
   })
 
   it('a parameter the server cannot honour yet is refused, not ignored', async () => {
-    expectError(await chat({ messages: user('x'), response_format: { type: 'json_object' } }), 400, 'response_format')
+    expectError(await chat({ messages: user('x'), chat_template: '{{ messages }}' }), 400, 'chat_template')
     expectError(await chat({ messages: user('x'), tools: [{ type: 'function', function: { name: 'f' } }] }), 400, 'tools')
     // Their no-op values pass.
-    expect((await chat({ messages: user('x'), response_format: { type: 'text' }, tools: [], max_tokens: 1 })).status).toBe(200)
+    expect((await chat({ messages: user('x'), chat_template_kwargs: {}, tools: [], max_tokens: 1 })).status).toBe(200)
   })
 
   it('unknown top-level fields are accepted and ignored; null means absent', async () => {

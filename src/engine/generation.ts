@@ -1,4 +1,14 @@
-import type { LlamaContextSequence, LlamaContextSequenceRepeatPenalty, LlamaModel, SequenceEvaluateOptions, Token } from 'node-llama-cpp'
+import {
+  LlamaGrammarEvaluationState,
+  type LlamaContextSequence,
+  type LlamaContextSequenceRepeatPenalty,
+  type LlamaGrammar,
+  type LlamaModel,
+  type SequenceEvaluateOptions,
+  type Token,
+} from 'node-llama-cpp'
+import { EngineError } from '../errors.js'
+import { validateJson } from './json-validator.js'
 import { SamplingBias } from './sampling-bias.js'
 import { StopMatcher } from './stop-matcher.js'
 import { TokenTextDecoder } from './token-text-decoder.js'
@@ -17,6 +27,8 @@ export interface GenerationPlan {
   /** Chat-format turn terminators: they end generation like EOS and are never reported as stop_reason. */
   turnStopTokens: ReadonlySet<number>
   turnStopTexts: readonly string[]
+  /** Compiled grammar of a structured-output request. */
+  grammar: LlamaGrammar | null
 }
 
 type Phase =
@@ -50,6 +62,10 @@ export class Generation {
   private readonly stops: StopMatcher
   private readonly bias: SamplingBias
   private events: GenerationEvent[] = []
+  /** This choice's position in the grammar, when the output is constrained. */
+  private readonly grammarState: LlamaGrammarEvaluationState | null
+  /** The emitted text, kept only when it must be validated at the end. */
+  private text = ''
   /** Where the leader's prompt evaluation ends (n > 1 keeps the last token for every choice). */
   private readonly prefillEnd: number
   /** Prompt tokens a follower had to evaluate itself (1, or all when the copy was declined). */
@@ -79,6 +95,7 @@ export class Generation {
       request.stop.minTokens,
       vocabulary.size,
     )
+    this.grammarState = plan.grammar ? new LlamaGrammarEvaluationState({ model, grammar: plan.grammar }) : null
     if (this.phase.kind === 'prefill') this.enterSamplingAtLastChunk()
   }
 
@@ -253,6 +270,7 @@ export class Generation {
       yieldEogToken: true,
       ...(this.bias.active ? { tokenBias: () => this.bias.current({ counts: this.counts, suppressStops: this.belowMinTokens }) } : {}),
       ...(repeatPenalty ? { repeatPenalty } : {}),
+      ...(this.grammarState ? { grammarEvaluationState: this.grammarState } : {}),
     }
   }
 
@@ -265,7 +283,8 @@ export class Generation {
     const ending = this.model.isEogToken(token) || this.plan.turnStopTokens.has(token)
     if (ending && !stop.ignoreEos) {
       this.pendingLogprobs = []
-      return this.finishFlushing('stop')
+      this.finishFlushing('stop')
+      return this.checkStructuredOutput()
     }
     this.generatedCount++
     this.unreportedTokens++
@@ -305,9 +324,21 @@ export class Generation {
     if (!text) return
     const logprobs = this.plan.request.logprobs ? { logprobs: this.pendingLogprobs } : {}
     this.textEmitted = true
+    if (this.plan.request.grammar?.schema) this.text += text
     this.events.push({ type: 'text', choice: this.choice, text, tokens: this.unreportedTokens, ...logprobs })
     this.unreportedTokens = 0
     this.pendingLogprobs = []
+  }
+
+  /**
+   * A structured output that ended naturally must validate; one cut by max_tokens or a stop string is
+   * returned as it is (finish_reason says so), as OpenAI does.
+   */
+  private checkStructuredOutput(): void {
+    const schema = this.plan.request.grammar?.schema
+    if (!schema) return
+    const problem = validateJson(this.text, schema)
+    if (problem) throw new EngineError(`The constrained output does not validate against the schema: ${problem}`)
   }
 
   private finish(reason: FinishReason, stopReason: string | number | null): void {

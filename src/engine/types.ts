@@ -48,6 +48,16 @@ export interface StopOptions {
   ignoreEos: boolean
 }
 
+/** Constrained output: only text in the grammar's language can be sampled. */
+export interface GrammarSpec {
+  /** llama.cpp GBNF. */
+  gbnf: string
+  /** When the output must also validate against a JSON Schema (checked once more at the end). */
+  schema: object | null
+  /** The request field the grammar came from, named in errors about it. */
+  param: string
+}
+
 export interface GenerationRequest {
   /** Resolved model id (aliases already mapped). */
   model: string
@@ -66,6 +76,7 @@ export interface GenerationRequest {
   truncatePromptTokens: number | null
   /** Queue order: lower goes first (vLLM's convention), FIFO among equals. */
   priority: number
+  grammar: GrammarSpec | null
 }
 
 export type FinishReason = 'stop' | 'length'

@@ -1,7 +1,9 @@
 import { randomInt } from 'node:crypto'
 import { InvalidRequestError } from '../../errors.js'
-import type { ChatMessage, GenerationRequest } from '../../engine/types.js'
-import { ChatCompletionRequestSchema, type ChatCompletionRequest, type ChatMessageWire } from '../schemas/chat.js'
+// The schema-to-grammar converter is pure (no engine state): converting here lets an unenforceable keyword fail as a 400.
+import { jsonObjectGrammar, jsonSchemaGrammar, UnsupportedSchemaError } from '../../engine/json-schema-grammar.js'
+import type { ChatMessage, GenerationRequest, GrammarSpec } from '../../engine/types.js'
+import { ChatCompletionRequestSchema, type ChatCompletionRequest, type ChatMessageWire, type ResponseFormat } from '../schemas/chat.js'
 
 type Param = keyof ChatCompletionRequest
 
@@ -17,7 +19,6 @@ const REFUSED_UNLESS_NO_OP: Array<[Param, (v: unknown) => boolean, string]> = [
   ['logits_processors', (v) => (v as unknown[]).length === 0, 'Server-side logits processors are not supported.'],
   ['return_tokens_as_token_ids', (v) => v === false, "'return_tokens_as_token_ids' is not supported."],
   ['echo', (v) => v === false, "'echo' is not supported for chat."],
-  ['response_format', (v) => (v as { type: string }).type === 'text', 'Structured output is not supported yet.'],
   ['tools', (v) => (v as unknown[]).length === 0, 'Tool calling is not supported yet.'],
   ['tool_choice', (v) => v === 'none' || v === 'auto', 'Tool calling is not supported yet.'],
   ['functions', (v) => (v as unknown[]).length === 0, "Legacy 'functions' are not supported; use 'tools' once available."],
@@ -86,6 +87,46 @@ export function decodeChatRequest(body: ChatCompletionRequest, model: string, li
     skipSpecialTokens: body.skip_special_tokens ?? true,
     truncatePromptTokens: body.truncate_prompt_tokens ?? null,
     priority: body.priority ?? 0,
+    grammar: body.response_format == null ? null : decodeResponseFormat(body.response_format),
+  }
+}
+
+/**
+ * `response_format` variants: OpenAI's text / json_object / json_schema, DeepInfra's `json`, llama.cpp's
+ * schema beside `json_object`, and `grammar` carrying GBNF. Schemas become grammars here so that a
+ * keyword that cannot be enforced is a 400 naming it, before anything runs.
+ */
+function decodeResponseFormat(format: ResponseFormat): GrammarSpec | null {
+  const withSchema = (schema: unknown, param: string): GrammarSpec => {
+    try {
+      return { gbnf: jsonSchemaGrammar(schema), schema: schema as object, param }
+    } catch (error) {
+      if (error instanceof UnsupportedSchemaError) throw new InvalidRequestError(`${error.message} Simplify the schema or remove that keyword.`, param)
+      throw error
+    }
+  }
+  switch (format.type) {
+    case 'text':
+      return null
+    case 'json_object':
+    case 'json':
+      if (format.schema != null) return withSchema(format.schema, 'response_format.schema')
+      return { gbnf: jsonObjectGrammar(), schema: { type: 'object' }, param: 'response_format' }
+    case 'json_schema': {
+      const spec = format.json_schema
+      if (spec?.schema == null) throw new InvalidRequestError("'response_format.json_schema.schema' is required.", 'response_format.json_schema.schema')
+      return withSchema(spec.schema, 'response_format.json_schema.schema')
+    }
+    case 'grammar': {
+      const grammar = format.grammar
+      if (typeof grammar !== 'string' || !grammar.trim()) throw new InvalidRequestError("'response_format.grammar' must hold GBNF text.", 'response_format.grammar')
+      return { gbnf: grammar, schema: null, param: 'response_format.grammar' }
+    }
+    default:
+      throw new InvalidRequestError(
+        `response_format type '${format.type}' is not supported; use text, json_object, json_schema or grammar.`,
+        'response_format.type',
+      )
   }
 }
 

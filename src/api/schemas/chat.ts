@@ -27,6 +27,22 @@ export const ChatMessageSchema = Type.Object(
   { additionalProperties: true },
 )
 
+/** text | json_object | json_schema (OpenAI), json (DeepInfra), json_object + schema (llama.cpp), grammar (GBNF). */
+export const ResponseFormatSchema = Type.Object(
+  {
+    type: Type.String(),
+    json_schema: Type.Optional(
+      Type.Object(
+        { name: Type.Optional(Type.String()), description: Type.Optional(Type.String()), schema: Type.Optional(Type.Unknown()), strict: Nullable(Type.Boolean()) },
+        { additionalProperties: true },
+      ),
+    ),
+    schema: Type.Optional(Type.Unknown()),
+    grammar: Type.Optional(Type.String()),
+  },
+  { additionalProperties: true },
+)
+
 export const ChatCompletionRequestSchema = Type.Object(
   {
     model: Nullable(Type.String({ description: 'Model id or alias; empty or omitted = the default model.' })),
@@ -39,7 +55,7 @@ export const ChatCompletionRequestSchema = Type.Object(
     max_completion_tokens: Nullable(Type.Integer({ minimum: 1, description: 'Wins over max_tokens.' })),
     n: Nullable(Type.Integer({ minimum: 1 })),
     presence_penalty: Nullable(Type.Number({ minimum: -2, maximum: 2 })),
-    response_format: Nullable(Type.Object({ type: Type.String() }, { additionalProperties: true })),
+    response_format: Nullable(ResponseFormatSchema),
     seed: Nullable(Type.Integer({ description: 'Same seed and parameters give the same output. Random when absent.' })),
     stop: Nullable(
       Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }), { maxItems: 32 })], {
@@ -97,6 +113,7 @@ export const ChatCompletionRequestSchema = Type.Object(
 
 export type ChatCompletionRequest = Static<typeof ChatCompletionRequestSchema>
 export type ChatMessageWire = Static<typeof ChatMessageSchema>
+export type ResponseFormat = Static<typeof ResponseFormatSchema>
 
 const FinishReasonSchema = Type.Union([Type.Literal('stop'), Type.Literal('length')])
 
