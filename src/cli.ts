@@ -28,6 +28,7 @@ program
   .option('--threads <auto|N>', 'CPU threads [env: GGUF_SERVE_THREADS] (default: auto = usable CPUs, 1 for models under 32 MB)')
   .option('--parallel <N>', 'parallel slots: requests generated at once [env: GGUF_SERVE_PARALLEL] (default: 4)')
   .option('--max-tokens <N>', 'completion tokens when a request names none, and the ceiling [env: GGUF_SERVE_MAX_TOKENS] (default: 8192)')
+  .option('--max-loaded-models <N>', 'models held in memory at once; the least recently used idle one is unloaded for another [env: GGUF_SERVE_MAX_LOADED_MODELS] (default: 2)')
   .option('--queue-max <N>', 'requests waiting for a slot per model before 429 [env: GGUF_SERVE_QUEUE_MAX] (default: 64)')
   .option('--request-timeout-ms <ms>', 'deadline per request, queue time included; 0 = none [env: GGUF_SERVE_REQUEST_TIMEOUT_MS] (default: 600000)')
   .option('--api-key <key>', 'require this API key (repeatable) [env: GGUF_SERVE_API_KEY, comma-separated]', collect)
@@ -64,6 +65,30 @@ program
     process.on('SIGINT', () => stop('SIGINT'))
     process.on('SIGTERM', () => stop('SIGTERM'))
     server.ready.catch((error: unknown) => fail(error))
+  })
+
+// The download commands take the download settings from the same places as `start`.
+program
+  .command('pull')
+  .description('Download a model into the cache (or find it there) and print its local path.')
+  .argument('<source>', 'hf:org/repo[/file.gguf|:QUANT] or an http(s) URL (a local path is only checked)')
+  .option('-c, --config <file>', 'YAML config file, for its download settings [env: GGUF_SERVE_CONFIG]')
+  .option('--cache-dir <dir>', 'where downloaded models are kept [env: GGUF_SERVE_CACHE_DIR] (default: models)')
+  .option('--hf-token <token>', 'Hugging Face token for gated repositories [env: GGUF_SERVE_HF_TOKEN]')
+  .action(async (source: string, flags: Record<string, unknown>) => {
+    // Imported here, like the server: --help must not load the native engine.
+    const { pull } = await import('./cli/pull.js')
+    await pull(source, flags)
+  })
+
+program
+  .command('models')
+  .description('List the GGUF files in the download cache: name, size, architecture and quantization.')
+  .option('-c, --config <file>', 'YAML config file, for its download settings [env: GGUF_SERVE_CONFIG]')
+  .option('--cache-dir <dir>', 'where downloaded models are kept [env: GGUF_SERVE_CACHE_DIR] (default: models)')
+  .action(async (flags: Record<string, unknown>) => {
+    const { listModels } = await import('./cli/list-models.js')
+    await listModels(flags)
   })
 
 /** Startup problems are the user's to fix: one clear line, no stack trace, exit code 1. */

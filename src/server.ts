@@ -1,8 +1,9 @@
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { LoadedConfig } from './config/load-config.js'
-import { LoadedModel } from './engine/loaded-model.js'
+import type { Config, ModelConfig } from './config/schema.js'
 import { createLlamaRuntime } from './engine/llama-runtime.js'
+import { ModelLoader } from './engine/model-loader.js'
 import { resolveModelSource } from './engine/model-source.js'
 import { StartupError } from './errors.js'
 import { buildApp } from './http/app.js'
@@ -14,48 +15,33 @@ export interface RunningServer {
   router: ModelRouter
   metrics: ServeMetrics
   url: string
-  /** Resolves when every model is loaded; rejects with a StartupError if one cannot be. */
+  /** Resolves when every preloaded model is loaded; rejects with a StartupError if one cannot be. */
   ready: Promise<void>
   /** Graceful stop: no new requests, in-flight ones finish within the grace period, models freed. */
   close(): Promise<void>
 }
 
 /**
- * Opens the HTTP port first (so /health can answer "loading"), then resolves, downloads and loads the
- * models in the background.
+ * Opens the HTTP port first (so /health can answer "loading"), while the model files are resolved and
+ * downloaded and llama.cpp starts; then loads the models marked preload. The others load on first use.
  */
 export async function startServer({ config, models }: LoadedConfig, log: Logger): Promise<RunningServer> {
   if (models.length === 0) {
     throw new StartupError('No model configured: pass --model <path|hf:URI|URL> or list models in the config file.')
   }
   const metrics = new ServeMetrics()
-  const router = new ModelRouter(models, {
+  const router = new ModelRouter(models, openEngine(config, models, log), {
     queueMax: config.server.queueMax,
     requestTimeoutMs: config.server.requestTimeoutMs,
+    maxLoadedModels: config.engine.maxLoadedModels,
+    loadTimeoutMs: config.engine.modelLoadTimeoutMs,
     log,
     metrics,
   })
   const app = await buildApp({ config, router, log, metrics })
   const address = await app.listen({ host: config.server.host, port: config.server.port })
   log.info({ url: address }, `listening on ${address}`)
-
-  const ready = (async () => {
-    // Files first: a missing or broken model is reported before the native backend spends time starting.
-    const paths: string[] = []
-    for (const model of models) {
-      paths.push(
-        await resolveModelSource(model.source, {
-          cacheDir: config.download.cacheDir,
-          hfEndpoint: config.download.hfEndpoint,
-          hfToken: config.download.hfToken,
-          log,
-        }),
-      )
-    }
-    const llama = await createLlamaRuntime(config.engine.gpu, log)
-    for (const [i, model] of models.entries()) router.serve(await LoadedModel.load(llama, model, paths[i]!, log))
-    log.info('ready')
-  })()
+  const ready = router.preload().then(() => log.info('ready'))
 
   let closing: Promise<void> | null = null
   const close = () =>
@@ -71,4 +57,19 @@ export async function startServer({ config, models }: LoadedConfig, log: Logger)
     })())
 
   return { app, router, metrics, url: address, ready, close }
+}
+
+/**
+ * Every model's file is resolved (downloaded if needed) at start, lazily loaded ones too: a missing or
+ * broken file is reported now, not at some first request, and before the native backend spends time
+ * starting. Ids that share a source share the file.
+ */
+async function openEngine(config: Config, models: readonly ModelConfig[], log: Logger): Promise<ModelLoader> {
+  const paths = new Map<string, string>()
+  for (const { source } of models) {
+    if (paths.has(source)) continue
+    paths.set(source, await resolveModelSource(source, { ...config.download, log }))
+  }
+  const llama = await createLlamaRuntime(config.engine.gpu, log)
+  return new ModelLoader(llama, paths, log, config.engine.memoryHeadroomBytes)
 }

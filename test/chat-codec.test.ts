@@ -1,6 +1,7 @@
 import { Value } from '@sinclair/typebox/value'
 import { describe, expect, it } from 'vitest'
-import { decodeChatRequest, ignoredParams } from '../src/api/codec/chat-request.js'
+import { decodeChatRequest } from '../src/api/codec/chat-request.js'
+import { ignoredParams } from '../src/api/codec/generation-params.js'
 import { ChatChunkEncoder, encodeChatCompletion, encodeUsage, newResponseMeta, type ResponseMeta } from '../src/api/codec/chat-response.js'
 import { foldEvents, UsageTotals } from '../src/api/codec/fold-events.js'
 import {
@@ -58,7 +59,7 @@ describe('decodeChatRequest: messages', () => {
         { role: 'system', content: 'sys' },
         { role: 'user', content: 'q', name: 'alice' },
         { role: 'assistant', content: 'a' },
-        { role: 'tool', content: 'result' },
+        { role: 'tool', content: 'result', toolCallId: 'call_1' },
       ],
     })
   })
@@ -137,10 +138,43 @@ describe('decodeChatRequest: messages', () => {
     expect(invalid({ messages: [{ role: 'tool', content: 'r' }] }).param).toBe('messages[0].tool_call_id')
   })
 
-  it('tool calls in the conversation are refused; an empty list passes', () => {
+  it('tool calls in the conversation pass to the template: JSON arguments parsed, others kept as strings', () => {
     const error = invalid({ messages: [USER[0], { role: 'assistant', content: null, tool_calls: [{ id: 'c', type: 'function' }] }] })
-    expect(error.param).toBe('messages[1].tool_calls')
+    expect(error.param).toBe('messages[1].tool_calls[0].function.name')
+    const custom = invalid({ messages: [USER[0], { role: 'assistant', content: null, tool_calls: [{ id: 'c', type: 'custom', custom: {} }] }] })
+    expect(custom.param).toBe('messages[1].tool_calls[0].type')
     expect(() => decodeChatRequest(request({ messages: [{ role: 'assistant', content: 'a', tool_calls: [] }] }), 'm', LIMITS)).not.toThrow()
+    const decoded = decode({
+      messages: [
+        USER[0]!,
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [
+            { id: 'c1', type: 'function', function: { name: 'f', arguments: '{"a": 1}' } },
+            { id: 'c2', type: 'function', function: { name: 'g', arguments: { b: 2 } } },
+            { id: 'c3', type: 'function', function: { name: 'h', arguments: 'not json' } },
+          ],
+        },
+        { role: 'tool', content: '1', tool_call_id: 'c1', name: 'f' },
+      ],
+    })
+    expect(decoded.input).toEqual({
+      kind: 'chat',
+      messages: [
+        { role: 'user', content: USER[0]!.content },
+        {
+          role: 'assistant',
+          content: '',
+          toolCalls: [
+            { id: 'c1', name: 'f', arguments: { a: 1 } },
+            { id: 'c2', name: 'g', arguments: { b: 2 } },
+            { id: 'c3', name: 'h', arguments: 'not json' },
+          ],
+        },
+        { role: 'tool', content: '1', name: 'f', toolCallId: 'c1' },
+      ],
+    })
   })
 })
 
@@ -156,11 +190,6 @@ describe('decodeChatRequest: parameters still refused unless at their no-op valu
     ['logits_processors', ['my.module:Processor']],
     ['return_tokens_as_token_ids', true],
     ['echo', true],
-    ['tools', [{ type: 'function', function: { name: 'f', parameters: {} } }]],
-    ['tool_choice', 'required'],
-    ['tool_choice', { type: 'function', function: { name: 'f' } }],
-    ['functions', [{ name: 'f', parameters: {} }]],
-    ['function_call', { name: 'f' }],
     ['add_generation_prompt', false],
     ['continue_final_message', true],
     ['chat_template', '{{ messages }}'],
@@ -382,6 +411,8 @@ describe('decodeChatRequest: sampling and limits', () => {
       truncatePromptTokens: null,
       priority: 0,
       grammar: null,
+      promptLogprobs: null,
+      echo: false,
     })
   })
 
@@ -519,18 +550,18 @@ describe('ignoredParams', () => {
       x_custom: null,
       stream_options: { include_usage: true, extra: 1 },
     }
-    expect(ignoredParams(body)).toEqual(['foo', 'x_custom'])
+    expect(ignoredParams(body, ChatCompletionRequestSchema)).toEqual(['foo', 'x_custom'])
   })
 
   it('a body of known keys only has none, however many the schema knows', () => {
-    expect(ignoredParams({ messages: USER })).toEqual([])
+    expect(ignoredParams({ messages: USER }, ChatCompletionRequestSchema)).toEqual([])
     const everyKnown = Object.fromEntries(Object.keys(ChatCompletionRequestSchema.properties).map((key) => [key, null]))
-    expect(ignoredParams(everyKnown)).toEqual([])
+    expect(ignoredParams(everyKnown, ChatCompletionRequestSchema)).toEqual([])
   })
 
   it('nested unknown keys are not listed; near-miss spellings are', () => {
-    expect(ignoredParams({ messages: [{ role: 'user', content: 'x', extra: 1 }] })).toEqual([])
-    expect(ignoredParams({ messages: USER, topK: 5, max_token: 3, Temperature: 1 })).toEqual(['topK', 'max_token', 'Temperature'])
+    expect(ignoredParams({ messages: [{ role: 'user', content: 'x', extra: 1 }] }, ChatCompletionRequestSchema)).toEqual([])
+    expect(ignoredParams({ messages: USER, topK: 5, max_token: 3, Temperature: 1 }, ChatCompletionRequestSchema)).toEqual(['topK', 'max_token', 'Temperature'])
   })
 })
 

@@ -77,6 +77,9 @@ describe('loadConfig: defaults', () => {
         maxChoices: 8,
         batchSize: 512,
         prefillChunkTokens: 128,
+        ttl: 0,
+        preload: true,
+        defaults: {},
       },
     ])
   })
@@ -413,5 +416,72 @@ describe('describeSchema', () => {
     [Type.Union([Type.Literal('auto'), Type.Integer({ minimum: 0 })]), '"auto" or an integer >= 0'],
   ])('%# describes what is allowed', (schema, text) => {
     expect(describeSchema(schema)).toBe(text)
+  })
+})
+
+describe('loadConfig: several models', () => {
+  it('preloads the first model unless told otherwise, and resolves per-model template, sampling defaults and ttl', () => {
+    const file = yamlFile(`
+modelDefaults:
+  ttl: 300
+models:
+  - id: qwen
+    source: ./q.gguf
+    aliases: [qwen@8k]
+    contextSize: 8192
+  - id: qwen@32k
+    source: ./q.gguf
+    contextSize: 32768
+    ttl: 0
+    chatTemplate: "{% for m in messages %}{{ m.content }}{% endfor %}"
+    defaults: { temperature: 0.2, topP: 0.9, maxTokens: 256 }
+  - id: other
+    source: ./o.gguf
+    preload: true
+`)
+    const { config, models } = loadConfig({ flags: { config: file }, env: {} })
+    expect(config.engine.maxLoadedModels).toBe(2)
+    expect(models.map((m) => [m.id, m.preload, m.ttl, m.contextSize])).toEqual([
+      ['qwen', true, 300, 8192],
+      ['qwen@32k', false, 0, 32768],
+      ['other', true, 300, 4096],
+    ])
+    expect(models[0]!.chatTemplate).toBeUndefined()
+    expect(models[0]!.defaults).toEqual({})
+    expect(models[1]!.chatTemplate).toContain('m.content')
+    expect(models[1]!.defaults).toEqual({ temperature: 0.2, topP: 0.9, maxTokens: 256 })
+  })
+
+  it('takes --max-loaded-models and GGUF_SERVE_MAX_LOADED_MODELS', () => {
+    expect(loadConfig({ flags: { maxLoadedModels: '3' }, env: {} }).config.engine.maxLoadedModels).toBe(3)
+    expect(loadConfig({ flags: {}, env: { GGUF_SERVE_MAX_LOADED_MODELS: '5' } }).config.engine.maxLoadedModels).toBe(5)
+  })
+
+  it('refuses more preloaded models than may be loaded at once', () => {
+    const file = yamlFile(`
+engine:
+  maxLoadedModels: 1
+models:
+  - { source: ./a.gguf }
+  - { source: ./b.gguf, preload: true }
+`)
+    expect(startupError({ config: file })).toMatch(/2 models are to be loaded at start \(a, b\).*maxLoadedModels is 1/)
+  })
+
+  it('refuses a chat template that does not parse, naming the key', () => {
+    const file = yamlFile(`
+models:
+  - { source: ./a.gguf }
+  - { source: ./b.gguf, chatTemplate: "{% for m in %}" }
+`)
+    expect(startupError({ config: file })).toMatch(/^Invalid config value at 'models\.1\.chatTemplate': the Jinja template does not parse/)
+  })
+
+  it('names a bad sampling default', () => {
+    const file = yamlFile(`
+models:
+  - { source: ./a.gguf, defaults: { topP: 0 } }
+`)
+    expect(startupError({ config: file })).toMatch(/'models\.0\.defaults\.topP'.*got 0, expected a number > 0 and <= 1/)
   })
 })

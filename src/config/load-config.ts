@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { basename } from 'node:path'
+import { Template } from '@huggingface/jinja'
 import { Value } from '@sinclair/typebox/value'
 import type { TSchema } from '@sinclair/typebox'
 import { parse as parseYaml } from 'yaml'
@@ -33,6 +34,7 @@ export const SETTINGS: readonly Setting[] = [
   { flag: 'logLevel', env: 'LOG_LEVEL', path: ['log', 'level'] },
   { flag: 'logPrompts', env: 'LOG_PROMPTS', path: ['log', 'prompts'], boolean: true },
   { flag: 'gpu', env: 'GPU', path: ['engine', 'gpu'] },
+  { flag: 'maxLoadedModels', env: 'MAX_LOADED_MODELS', path: ['engine', 'maxLoadedModels'], numeric: true },
   { flag: 'cacheDir', env: 'CACHE_DIR', path: ['download', 'cacheDir'] },
   { flag: 'hfToken', env: 'HF_TOKEN', path: ['download', 'hfToken'] },
   { flag: 'contextSize', env: 'CONTEXT_SIZE', path: ['*', 'contextSize'], numeric: true },
@@ -184,6 +186,7 @@ export function describeSchema(schema: TSchema): string {
   if (schema.const !== undefined) return JSON.stringify(schema.const)
   const bounds = [
     schema.minimum !== undefined ? `>= ${schema.minimum}` : '',
+    schema.exclusiveMinimum !== undefined ? `> ${schema.exclusiveMinimum}` : '',
     schema.maximum !== undefined ? `<= ${schema.maximum}` : '',
   ].filter(Boolean)
   switch (schema.type) {
@@ -208,15 +211,45 @@ function resolveModels(
   overrides: Record<string, unknown>,
 ): ModelConfig[] {
   const seen = new Set<string>()
-  return config.models.map((entry, index) => {
+  const models = config.models.map((entry, index): ModelConfig => {
     const id = entry.id ?? defaultModelId(entry.source)
     for (const name of [id, ...entry.aliases]) {
       if (seen.has(name)) throw new StartupError(`Model id or alias '${name}' is used twice in models.`)
       seen.add(name)
     }
-    const { id: _id, source: _source, aliases: _aliases, ...own } = ownSettings[index] ?? {}
-    return { ...config.modelDefaults, ...own, ...overrides, id, source: entry.source, aliases: entry.aliases } as ModelConfig
+    const { chatTemplate } = entry
+    if (chatTemplate !== undefined) checkChatTemplate(chatTemplate, `models.${index}.chatTemplate`)
+    const { id: _i, source: _s, aliases: _a, preload: _p, chatTemplate: _c, defaults: _d, ...own } = ownSettings[index] ?? {}
+    return {
+      ...config.modelDefaults,
+      ...own,
+      ...overrides,
+      id,
+      source: entry.source,
+      aliases: entry.aliases,
+      // Without a word from the config the first model is loaded at start, the others on first use.
+      preload: entry.preload ?? index === 0,
+      ...(chatTemplate === undefined ? {} : { chatTemplate }),
+      defaults: entry.defaults ?? {},
+    } as ModelConfig
   })
+  const preloaded = models.filter((m) => m.preload)
+  if (preloaded.length > config.engine.maxLoadedModels) {
+    throw new StartupError(
+      `${preloaded.length} models are to be loaded at start (${preloaded.map((m) => m.id).join(', ')}), but ` +
+        `engine.maxLoadedModels is ${config.engine.maxLoadedModels}: raise it or set preload: false on some.`,
+    )
+  }
+  return models
+}
+
+/** A template that does not parse would otherwise fail only when the model loads, possibly hours later. */
+function checkChatTemplate(source: string, path: string): void {
+  try {
+    new Template(source)
+  } catch (error) {
+    throw new StartupError(`Invalid config value at '${path}': the Jinja template does not parse: ${(error as Error).message}.`)
+  }
 }
 
 /** `./models/Qwen2.5-0.5B-Q8_0.gguf` → `Qwen2.5-0.5B-Q8_0`; `hf:org/repo:Q4_K_M` → `org/repo:Q4_K_M`. */

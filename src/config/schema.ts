@@ -53,6 +53,25 @@ export const ModelSettingsSchema = Type.Object(
         'Prompts are evaluated in chunks that start at multiples of this many tokens, so that cached prefixes ' +
         'reuse exactly the same batches as a fresh run (same seed, same output).',
     }),
+    ttl: Type.Integer({
+      minimum: 0,
+      default: 0,
+      description:
+        'Seconds without requests (none running or queued) after which the model is unloaded, freeing its memory; ' +
+        'the next request loads it again. 0 = never.',
+    }),
+  },
+  { additionalProperties: false },
+)
+
+/** Sampling values a model uses when a request leaves them out (wire names in camelCase). */
+export const SamplingDefaultsSchema = Type.Object(
+  {
+    temperature: Type.Optional(Type.Number({ minimum: 0, maximum: 2, description: 'temperature; otherwise 1.' })),
+    topP: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1, description: 'top_p; otherwise 1.' })),
+    topK: Type.Optional(Type.Integer({ minimum: -1, description: 'top_k; otherwise off (0 or -1 = off).' })),
+    minP: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'min_p; otherwise 0.' })),
+    maxTokens: Type.Optional(Type.Integer({ minimum: 1, description: 'max_tokens; otherwise the model\'s maxTokens.' })),
   },
   { additionalProperties: false },
 )
@@ -71,6 +90,16 @@ export const ModelEntrySchema = Type.Composite(
         default: [],
         description: 'Other names that route to this model.',
       }),
+      preload: Type.Optional(
+        Type.Boolean({
+          description: 'Load at start (and hold /health at 503 until loaded). Default: true for the first model, ' +
+            'false for the others, which load on their first request.',
+        }),
+      ),
+      chatTemplate: Type.Optional(
+        Type.String({ minLength: 1, description: 'A Jinja chat template used instead of the one in the GGUF file.' }),
+      ),
+      defaults: Type.Optional(SamplingDefaultsSchema),
     }),
     Type.Partial(ModelSettingsSchema),
   ],
@@ -118,6 +147,26 @@ export const ConfigSchema = Type.Object(
           [Auto, Type.Literal('cuda'), Type.Literal('vulkan'), Type.Literal('metal'), Type.Literal('none')],
           { default: 'auto', description: 'Compute backend: auto tries CUDA, Vulkan, Metal, then the CPU.' },
         ),
+        maxLoadedModels: Type.Integer({
+          minimum: 1,
+          default: 2,
+          description:
+            'Models held in memory at once (two ids sharing one file count twice). Loading one more first unloads ' +
+            'the least recently used idle model.',
+        }),
+        modelLoadTimeoutMs: Type.Integer({
+          minimum: 1,
+          default: 300_000,
+          description:
+            'How long a request for a model that is not loaded waits for it (room to load included) before 503.',
+        }),
+        memoryHeadroomBytes: Type.Integer({
+          minimum: 0,
+          default: 512 * 1024 * 1024,
+          description:
+            'RAM kept free for everything else: a model whose estimated weights and context would eat into it is ' +
+            'refused rather than loaded into swap.',
+        }),
       },
       { default: {}, additionalProperties: false },
     ),
@@ -158,5 +207,14 @@ export const ConfigSchema = Type.Object(
 export type Config = Static<typeof ConfigSchema>
 export type ModelSettings = Static<typeof ModelSettingsSchema>
 export type ModelEntry = Static<typeof ModelEntrySchema>
+export type SamplingDefaults = Static<typeof SamplingDefaultsSchema>
 /** A model entry with every setting resolved: what the engine loads. */
-export type ModelConfig = ModelSettings & { id: string; source: string; aliases: string[] }
+export type ModelConfig = ModelSettings & {
+  id: string
+  source: string
+  aliases: string[]
+  preload: boolean
+  /** Overrides the GGUF's template; absent: the GGUF's own. */
+  chatTemplate?: string
+  defaults: SamplingDefaults
+}

@@ -8,12 +8,16 @@ import {
   type Token,
 } from 'node-llama-cpp'
 import { EngineError } from '../errors.js'
+import { randomBytes } from 'node:crypto'
 import { validateJson } from './json-validator.js'
 import { SamplingBias } from './sampling-bias.js'
 import { StopMatcher } from './stop-matcher.js'
 import { TokenTextDecoder } from './token-text-decoder.js'
+import type { ToolCallFormat } from './tool-call-formats.js'
+import { asObjectSchema } from './tool-call-grammar.js'
+import { ToolCallParser, type ToolParseEvent } from './tool-call-parser.js'
 import type { Slot } from './slot.js'
-import type { FinishReason, GenerationEvent, GenerationRequest, TokenLogprob } from './types.js'
+import type { FinishReason, GenerationEvent, GenerationRequest, PromptTokenLogprob, TokenLogprob } from './types.js'
 import type { Vocabulary } from './vocabulary.js'
 
 /** `topK: null` drops the top-k sampler; `topK: 0` would sort the whole vocabulary every token. */
@@ -27,8 +31,10 @@ export interface GenerationPlan {
   /** Chat-format turn terminators: they end generation like EOS and are never reported as stop_reason. */
   turnStopTokens: ReadonlySet<number>
   turnStopTexts: readonly string[]
-  /** Compiled grammar of a structured-output request. */
+  /** Compiled grammar of a structured-output or tool-calling request. */
   grammar: LlamaGrammar | null
+  /** The format tool calls are read in; null = the output is only text (no tools, or tool choice `none`). */
+  toolFormat: ToolCallFormat | null
 }
 
 type Phase =
@@ -62,10 +68,16 @@ export class Generation {
   private readonly stops: StopMatcher
   private readonly bias: SamplingBias
   private events: GenerationEvent[] = []
+  /** Scores of the prompt tokens so far (prompt logprobs only). */
+  private readonly promptScores: PromptTokenLogprob[] = []
   /** This choice's position in the grammar, when the output is constrained. */
   private readonly grammarState: LlamaGrammarEvaluationState | null
   /** The emitted text, kept only when it must be validated at the end. */
   private text = ''
+  /** Splits the output into content and tool calls, when calls are possible. */
+  private readonly toolParser: ToolCallParser | null
+  /** The calls read so far: name and arguments text, validated at the end. */
+  private readonly toolCalls: Array<{ name: string; arguments: string }> = []
   /** Where the leader's prompt evaluation ends (n > 1 keeps the last token for every choice). */
   private readonly prefillEnd: number
   /** Prompt tokens a follower had to evaluate itself (1, or all when the copy was declined). */
@@ -80,7 +92,8 @@ export class Generation {
     readonly cachedTokens: number,
   ) {
     const { request, promptTokens } = plan
-    this.prefillEnd = request.n > 1 ? promptTokens.length - 1 : promptTokens.length
+    // n > 1 shares the prompt but not its last token; prompt logprobs need every position's logits.
+    this.prefillEnd = request.n > 1 || request.promptLogprobs ? promptTokens.length - 1 : promptTokens.length
     this.position = cachedTokens
     this.phase = choice > 0 ? { kind: 'waiting' } : { kind: 'prefill' }
     this.decoder = new TokenTextDecoder(
@@ -96,6 +109,12 @@ export class Generation {
       vocabulary.size,
     )
     this.grammarState = plan.grammar ? new LlamaGrammarEvaluationState({ model, grammar: plan.grammar }) : null
+    this.toolParser = plan.toolFormat ? new ToolCallParser(plan.toolFormat) : null
+    if (choice === 0 && request.echo && !request.promptLogprobs) this.reportPrompt(null)
+    if (choice === 0 && request.promptLogprobs && this.prefillEnd === 0) {
+      // A one-token prompt: nothing to evaluate before sampling, and its only token has no logprob.
+      this.reportPrompt([{ token: vocabulary.text(promptTokens[0]!), bytes: vocabulary.bytes(promptTokens[0]!), logprob: null, top: null }])
+    }
     if (this.phase.kind === 'prefill') this.enterSamplingAtLastChunk()
   }
 
@@ -167,7 +186,8 @@ export class Generation {
     const phase = this.phase
     if (phase.kind === 'prefill') {
       const end = this.chunkEnd()
-      await this.slot.sequence.evaluateWithoutGeneratingNewTokens(this.plan.promptTokens.slice(this.position, end))
+      if (this.plan.request.promptLogprobs) await this.evaluateScoringPrompt(this.position, end)
+      else await this.slot.sequence.evaluateWithoutGeneratingNewTokens(this.plan.promptTokens.slice(this.position, end))
       this.slot.markEvaluated(this.plan.promptTokens, this.position, end)
       this.position = end
       this.enterSamplingAtLastChunk()
@@ -213,6 +233,47 @@ export class Generation {
 
   private enterSampling(): void {
     this.phase = { kind: 'sample', input: this.plan.promptTokens.slice(this.position) }
+  }
+
+  /**
+   * Evaluates prompt[start, end) and scores each next prompt token against the distribution its
+   * predecessor produced (legacy completions' echo + logprobs). The whole prompt is scored by the time
+   * the prefill ends, and the scores go out as one `prompt` event.
+   */
+  private async evaluateScoringPrompt(start: number, end: number): Promise<void> {
+    const prompt = this.plan.promptTokens
+    const top = this.plan.request.promptLogprobs!.top
+    const results = await this.slot.sequence.controlledEvaluate(
+      prompt.slice(start, end).map((token, i) => [
+        token,
+        {
+          generateNext: {
+            logits: { filter: { tokens: [prompt[start + i + 1]!], includeTop: Math.max(1, top) } },
+            totalLogitWeight: true,
+          },
+        },
+      ]),
+    )
+    if (start === 0) this.promptScores.push({ token: this.vocabulary.text(prompt[0]!), bytes: this.vocabulary.bytes(prompt[0]!), logprob: null, top: null })
+    results.forEach((result, i) => {
+      const next = prompt[start + i + 1]!
+      const { logits, totalLogitWeight } = result?.next ?? {}
+      if (!logits || totalLogitWeight == null) throw new EngineError('The engine returned no logits for a prompt token.')
+      const normalizer = Math.max(...logits.values()) + Math.log(totalLogitWeight)
+      const alternative = (t: Token) => ({ token: this.vocabulary.text(t), bytes: this.vocabulary.bytes(t), logprob: logits.get(t)! - normalizer })
+      const ranked = [...logits.keys()].sort((a, b) => logits.get(b)! - logits.get(a)!)
+      this.promptScores.push({ ...alternative(next), top: ranked.slice(0, top).map(alternative) })
+    })
+    if (end >= this.prefillEnd) this.reportPrompt(this.promptScores)
+  }
+
+  /** The prompt as the client sent it: special-token text kept, the BOS the tokenizer adds left out. */
+  private reportPrompt(logprobs: PromptTokenLogprob[] | null): void {
+    const tokens = this.plan.promptTokens
+    const bos = this.model.tokens.bos
+    const text = this.model.detokenize(tokens[0] === bos ? tokens.slice(1) : tokens, true)
+    const scored = logprobs && tokens[0] === bos ? logprobs.slice(1) : logprobs
+    this.events.push({ type: 'prompt', text, logprobs: scored })
   }
 
   private async sampleNext(input: Token[]): Promise<Token | null> {
@@ -322,6 +383,7 @@ export class Generation {
 
   private emitText(text: string): void {
     if (!text) return
+    if (this.toolParser) return this.emitParsed(this.toolParser.push(text))
     const logprobs = this.plan.request.logprobs ? { logprobs: this.pendingLogprobs } : {}
     this.textEmitted = true
     if (this.plan.request.grammar?.schema) this.text += text
@@ -331,10 +393,50 @@ export class Generation {
   }
 
   /**
+   * Tool-call parser output as events: content as `text`, calls as `toolCallDelta`s (a call's first one
+   * with its id and name and empty arguments, as OpenAI streams them). Tokens are reported with the
+   * first event they produced; text the parser holds back keeps its tokens unreported until then.
+   */
+  private emitParsed(parsed: ToolParseEvent[]): void {
+    for (const event of parsed) {
+      const tokens = this.unreportedTokens
+      this.unreportedTokens = 0
+      this.textEmitted = true
+      switch (event.type) {
+        case 'content':
+          this.events.push({ type: 'text', choice: this.choice, text: event.text, tokens })
+          break
+        case 'call':
+          this.toolCalls.push({ name: event.name, arguments: '' })
+          this.events.push({
+            type: 'toolCallDelta',
+            choice: this.choice,
+            index: event.index,
+            id: `call_${randomBytes(12).toString('hex')}`,
+            name: event.name,
+            argumentsDelta: '',
+            tokens,
+          })
+          break
+        case 'arguments':
+          this.toolCalls[event.index]!.arguments += event.text
+          this.events.push({ type: 'toolCallDelta', choice: this.choice, index: event.index, argumentsDelta: event.text, tokens })
+      }
+    }
+  }
+
+  /**
    * A structured output that ended naturally must validate; one cut by max_tokens or a stop string is
-   * returned as it is (finish_reason says so), as OpenAI does.
+   * returned as it is (finish_reason says so), as OpenAI does. Tool-call arguments are checked against
+   * their tool's schema the same way.
    */
   private checkStructuredOutput(): void {
+    for (const call of this.toolCalls) {
+      const tool = this.plan.request.tools?.definitions.find((t) => t.name === call.name)
+      if (!tool) throw new EngineError(`The model called '${call.name}', which is not among the tools.`)
+      const problem = validateJson(call.arguments, tool.parameters ? asObjectSchema(tool.parameters) : { type: 'object', maxProperties: 0 })
+      if (problem) throw new EngineError(`The arguments of a '${call.name}' call do not validate against its parameters: ${problem}`)
+    }
     const schema = this.plan.request.grammar?.schema
     if (!schema) return
     const problem = validateJson(this.text, schema)
@@ -342,6 +444,11 @@ export class Generation {
   }
 
   private finish(reason: FinishReason, stopReason: string | number | null): void {
+    if (this.toolParser) {
+      this.emitParsed(this.toolParser.finish())
+      // OpenAI's finish_reason when the turn ended in calls; a cut-off (length) stays what it is.
+      if (reason === 'stop' && this.toolParser.calls > 0) reason = 'tool_calls'
+    }
     this.phase = { kind: 'done' }
     this.events.push({
       type: 'finished',

@@ -66,9 +66,27 @@ export function jsonSchemaGrammar(schema: unknown): string {
   if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) {
     throw new UnsupportedSchemaError('schema', '', 'a JSON Schema must be an object')
   }
-  const converter = new Converter(schema as Record<string, unknown>)
-  const root = converter.visit(schema as Schema, '')
-  return `root ::= ${root}\n${converter.rules.join('\n')}${PRIMITIVES}`
+  const { expression, rules } = jsonSchemaRules(schema, '')
+  return `root ::= ${expression}\n${rules.join('\n')}${PRIMITIVES}`
+}
+
+/**
+ * The pieces of a schema's grammar, for embedding it in a larger grammar (tool-call arguments): an
+ * expression for the value and the rules it needs, named with `prefix` so several schemas can share one
+ * grammar. The shared primitives (`value`, `string`, `ws`…) come from `jsonPrimitiveRules()`, once.
+ */
+export function jsonSchemaRules(schema: unknown, prefix: string): { expression: string; rules: string[] } {
+  if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) {
+    throw new UnsupportedSchemaError('schema', '', 'a JSON Schema must be an object')
+  }
+  const converter = new Converter(schema as Record<string, unknown>, prefix)
+  const expression = converter.visit(schema as Schema, '')
+  return { expression, rules: converter.rules }
+}
+
+/** The primitive rules (`ws`, `value`, `object`, `string`, `number`…) every schema grammar refers to. */
+export function jsonPrimitiveRules(): string {
+  return PRIMITIVES
 }
 
 class Converter {
@@ -76,7 +94,10 @@ class Converter {
   private readonly names = new Map<string, string>()
   private counter = 0
 
-  constructor(private readonly document: Record<string, unknown>) {}
+  constructor(
+    private readonly document: Record<string, unknown>,
+    private readonly prefix = '',
+  ) {}
 
   /** Returns a GBNF expression for the schema, adding the rules it needs. */
   visit(schema: Schema, path: string): string {
@@ -148,7 +169,7 @@ class Converter {
     if (name) return name
     const target = (this.document[match[1]!] as Record<string, Schema> | undefined)?.[match[2]!]
     if (target === undefined) throw new UnsupportedSchemaError('$ref', `${path}/$ref`, `'${String(ref)}' is not defined`)
-    name = `def-${this.counter++}`
+    name = `${this.prefix}def-${this.counter++}`
     this.names.set(ref as string, name) // before visiting, so recursive schemas end at the reference
     this.rules.push(`${name} ::= ${this.visit(target, `#/${match[1]}/${match[2]}`)}`)
     return name
@@ -250,18 +271,18 @@ class Converter {
     if (additional !== undefined && typeof additional === 'object') this.visit(additional as Schema, `${path}/additionalProperties`)
     const id = this.counter++
     const pair = names.map((name) => `${literal(name)} ws ":" ws ${this.visit(properties[name]!, `${path}/properties/${name}`)}`)
-    const rest = (k: number, after: boolean) => (k === names.length ? '""' : `obj-${id}-${k}-${after ? 'after' : 'first'}`)
+    const rest = (k: number, after: boolean) => (k === names.length ? '""' : `${this.prefix}obj-${id}-${k}-${after ? 'after' : 'first'}`)
     for (let k = names.length - 1; k >= 0; k--) {
       const present = `${pair[k]} ${rest(k + 1, true)}`
       const optional = !required.has(names[k]!)
-      this.rules.push(`obj-${id}-${k}-first ::= ${present}${optional ? ` | ${rest(k + 1, false)}` : ''}`)
-      this.rules.push(`obj-${id}-${k}-after ::= ws "," ws ${present}${optional ? ` | ${rest(k + 1, true)}` : ''}`)
+      this.rules.push(`${this.prefix}obj-${id}-${k}-first ::= ${present}${optional ? ` | ${rest(k + 1, false)}` : ''}`)
+      this.rules.push(`${this.prefix}obj-${id}-${k}-after ::= ws "," ws ${present}${optional ? ` | ${rest(k + 1, true)}` : ''}`)
     }
     return this.rule(`"{" ws ${rest(0, false)} ws "}"`)
   }
 
   private rule(body: string): string {
-    const name = `r-${this.counter++}`
+    const name = `${this.prefix}r-${this.counter++}`
     this.rules.push(`${name} ::= ${body}`)
     return name
   }
@@ -353,6 +374,6 @@ function sameLength(from: string, to: string): string[] {
 }
 
 /** A JSON value as a GBNF string literal. */
-function literal(value: unknown): string {
+export function literal(value: unknown): string {
   return JSON.stringify(JSON.stringify(value))
 }

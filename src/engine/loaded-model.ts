@@ -1,14 +1,16 @@
 import { createHash } from 'node:crypto'
 import { statSync } from 'node:fs'
-import { LlamaGrammar, type Llama, type LlamaContext, type LlamaModel, type Token } from 'node-llama-cpp'
+import { LlamaGrammar, type LlamaContext, type LlamaModel, type Token } from 'node-llama-cpp'
 import type { Logger } from 'pino'
 import type { ModelConfig } from '../config/schema.js'
 import { ContextLengthExceededError, InvalidRequestError, StartupError } from '../errors.js'
 import { availableCpus } from './available-cpus.js'
 import { Generation, type GenerationPlan } from './generation.js'
+import { UnsupportedSchemaError } from './json-schema-grammar.js'
+import { toolCallGrammar } from './tool-call-grammar.js'
 import { PromptRenderer } from './prompt-renderer.js'
 import { Slot } from './slot.js'
-import type { GenerationRequest } from './types.js'
+import type { GenerationRequest, GrammarSpec } from './types.js'
 import { Vocabulary } from './vocabulary.js'
 import { version } from '../version.js'
 
@@ -58,27 +60,22 @@ export class LoadedModel {
     readonly config: ModelConfig,
   ) {}
 
-  static async load(llama: Llama, config: ModelConfig, path: string, log: Logger): Promise<LoadedModel> {
+  /**
+   * Creates the serving context over weights the caller loaded (`ModelLoader`): model ids that name the
+   * same file share its weights, each with a context of its own, so the weights are not this object's to free.
+   */
+  static async load(model: LlamaModel, config: ModelConfig, path: string, log: Logger): Promise<LoadedModel> {
     const sizeBytes = statSync(path).size
     const threads = config.threads === 'auto' ? defaultThreads(sizeBytes) : config.threads
     const started = performance.now()
-    let model: LlamaModel
-    try {
-      model = await llama.loadModel({ modelPath: path, gpuLayers: config.gpuLayers })
-    } catch (error) {
-      throw new StartupError(`Cannot load model ${path}: ${(error as Error).message}`, { cause: error })
-    }
-    const contextSize = Math.min(config.contextSize, model.trainContextSize)
+    const { contextSize, batchSize } = contextShape(config, model.trainContextSize)
     if (contextSize < config.contextSize) {
       log.info({ model: config.id }, `context size ${config.contextSize} capped at the model's training context ${contextSize}`)
     }
-    // One step holds a whole prefill chunk plus one token per decoding slot.
-    const batchSize = Math.max(config.batchSize, config.prefillChunkTokens + config.parallel)
     let context: LlamaContext
     try {
       context = await model.createContext({ contextSize, sequences: config.parallel, batchSize, threads })
     } catch (error) {
-      await model.dispose()
       throw new StartupError(
         `Cannot create a context of ${contextSize} tokens x ${config.parallel} slots for ${config.id}: ` +
           `${(error as Error).message}. Lower --context-size or --parallel.`,
@@ -89,7 +86,7 @@ export class LoadedModel {
       { length: config.parallel },
       (_, i) => new Slot(i, context.getSequence(), config.prefillChunkTokens),
     )
-    const renderer = new PromptRenderer(model)
+    const renderer = new PromptRenderer(model, config.chatTemplate)
     const info: ModelInfo = {
       id: config.id,
       aliases: config.aliases,
@@ -131,25 +128,61 @@ export class LoadedModel {
     if (request.n > this.info.parallel) {
       throw new InvalidRequestError(`n is ${request.n}, but this model serves at most ${this.info.parallel} choices at once (--parallel).`, 'n')
     }
-    let promptTokens =
-      request.input.kind === 'chat' ? this.renderer.render(request.input.messages).tokens : (request.input.tokens as Token[])
+    let promptTokens = this.promptTokens(request)
     if (request.truncatePromptTokens !== null) promptTokens = promptTokens.slice(-request.truncatePromptTokens)
     const free = this.info.contextSize - promptTokens.length
     // At least one completion token must fit.
     if (free < 1) throw new ContextLengthExceededError(promptTokens.length, this.info.contextSize)
     const ceiling = request.maxTokens ?? this.config.maxTokens
+    const grammar = this.grammarSpec(request)
     return {
       request,
       promptTokens,
       maxTokens: Math.min(ceiling, free),
       turnStopTokens: this.renderer.stopTokenIds,
       turnStopTexts: this.renderer.stopTexts,
-      grammar: request.grammar ? this.compileGrammar(request) : null,
+      grammar: grammar ? this.compileGrammar(request, grammar) : null,
+      toolFormat: request.tools && request.tools.choice.kind !== 'none' ? this.renderer.toolFormat : null,
     }
   }
 
-  private compileGrammar(request: GenerationRequest): LlamaGrammar {
-    const { gbnf, param } = request.grammar!
+  /**
+   * The request's grammar: its response_format's, or the one that enforces its tool calls in the format
+   * this model's template teaches (the format is the model's, so this grammar is built here, not in the codec).
+   */
+  private grammarSpec(request: GenerationRequest): GrammarSpec | null {
+    const tools = request.tools
+    if (!tools || tools.choice.kind === 'none') return request.grammar
+    if (request.grammar) {
+      throw new InvalidRequestError(
+        "response_format cannot be combined with tool calls (both need a grammar); drop it or send tool_choice 'none'.",
+        'response_format',
+      )
+    }
+    try {
+      return { gbnf: toolCallGrammar(this.renderer.toolFormat, tools)!, schema: null, param: 'tools' }
+    } catch (error) {
+      if (error instanceof UnsupportedSchemaError) throw new InvalidRequestError(`${error.message} Simplify the tool's parameters.`, 'tools')
+      throw error
+    }
+  }
+
+  private promptTokens(request: GenerationRequest): Token[] {
+    const input = request.input
+    switch (input.kind) {
+      case 'chat':
+        return this.renderer.render(input.messages, request.tools?.definitions ?? null).tokens
+      case 'text':
+        return this.renderer.tokenizeText(input.text)
+      case 'infill':
+        return this.renderer.infill(input.prefix, input.suffix)
+      case 'tokens':
+        return input.tokens as Token[]
+    }
+  }
+
+  private compileGrammar(request: GenerationRequest, spec: GrammarSpec): LlamaGrammar {
+    const { gbnf, param } = spec
     // A grammar ends only at an end-of-generation token; these options would forbid or skip it.
     if (request.stop.ignoreEos) throw new InvalidRequestError('ignore_eos cannot be combined with structured output.', 'ignore_eos')
     if (request.stop.minTokens > 0) throw new InvalidRequestError('min_tokens cannot be combined with structured output.', 'min_tokens')
@@ -180,7 +213,8 @@ export class LoadedModel {
   /** Claims the slots for the plan (the first trims its cache to the reusable prefix), one generation per choice. */
   async start(plan: GenerationPlan, slots: Slot[]): Promise<Generation[]> {
     for (const slot of slots) slot.busy = true
-    const reuse = slots[0]!.reusableLength(plan.promptTokens)
+    // Prompt logprobs need every prompt position evaluated, so nothing cached is reused.
+    const reuse = plan.request.promptLogprobs ? 0 : slots[0]!.reusableLength(plan.promptTokens)
     try {
       await slots[0]!.keepPrefix(plan.promptTokens, reuse)
     } catch (error) {
@@ -223,9 +257,9 @@ export class LoadedModel {
     return this.slots.reduce((sum, slot) => sum + slot.cachedTokens, 0)
   }
 
+  /** Frees the context, and with it the slots' KV cache; the weights stay with whoever loaded them. */
   async dispose(): Promise<void> {
     await this.context.dispose()
-    await this.model.dispose()
   }
 }
 
@@ -244,6 +278,17 @@ function observeBatches(context: LlamaContext, onBatch: (tokens: number) => void
       return initBatch(tokens)
     },
   })
+}
+
+/**
+ * The context a model config asks for: its size capped at the training context, and a batch that holds
+ * a whole prefill chunk plus one token per decoding slot.
+ */
+export function contextShape(config: ModelConfig, trainContextSize: number): { contextSize: number; batchSize: number } {
+  return {
+    contextSize: Math.min(config.contextSize, trainContextSize),
+    batchSize: Math.max(config.batchSize, config.prefillChunkTokens + config.parallel),
+  }
 }
 
 function fingerprint(...parts: Array<string | number>): string {

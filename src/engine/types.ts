@@ -9,9 +9,48 @@ export interface ChatMessage {
   role: ChatRole
   content: string
   name?: string
+  /** Assistant turns: the calls the model made (arguments parsed when they were JSON, else the raw string). */
+  toolCalls?: ToolCallRecord[]
+  /** Tool turns: the call this result answers. */
+  toolCallId?: string
 }
 
-export type GenerationInput = { kind: 'chat'; messages: ChatMessage[] } | { kind: 'tokens'; tokens: number[] }
+export interface ToolCallRecord {
+  id: string
+  name: string
+  /** A parsed JSON value, or the client's string as it was when it did not parse. */
+  arguments: unknown
+}
+
+/** A function the model may call. */
+export interface ToolDefinition {
+  name: string
+  description?: string
+  /** JSON Schema of the arguments object; null = the function takes no arguments. */
+  parameters: object | null
+}
+
+/**
+ * Which calls the output may hold: `none` = no calls (tools are still shown to the model, output stays
+ * text); `auto` = text, optionally followed by calls; `required` = one or more calls; `named` = exactly
+ * one call of that function.
+ */
+export type ToolChoice = { kind: 'none' } | { kind: 'auto' } | { kind: 'required' } | { kind: 'named'; name: string }
+
+export interface ToolOptions {
+  definitions: ToolDefinition[]
+  choice: ToolChoice
+  /** More than one call per turn; false = at most one. */
+  parallel: boolean
+}
+
+export type GenerationInput =
+  | { kind: 'chat'; messages: ChatMessage[] }
+  /** Raw text, tokenized as llama-server does: special-token text parsed, BOS added when the model wants it. */
+  | { kind: 'text'; text: string }
+  | { kind: 'tokens'; tokens: number[] }
+  /** Fill-in-the-middle: the model's infill tokens around prefix and suffix. */
+  | { kind: 'infill'; prefix: string; suffix: string }
 
 export interface SamplingOptions {
   /** 0 = greedy. */
@@ -70,6 +109,10 @@ export interface GenerationRequest {
   n: number
   /** null = no logprobs; otherwise how many alternatives per token (0–20). */
   logprobs: { top: number } | null
+  /** Logprobs of the prompt tokens too (legacy completions with echo); null = none. */
+  promptLogprobs: { top: number } | null
+  /** Report the prompt's text (a `prompt` event) so it can be echoed. */
+  echo: boolean
   /** Keep special tokens (e.g. `<|im_end|>`) out of the text. */
   skipSpecialTokens: boolean
   /** Keep only the last k prompt tokens (vLLM's left truncation); null = never truncate. */
@@ -77,9 +120,11 @@ export interface GenerationRequest {
   /** Queue order: lower goes first (vLLM's convention), FIFO among equals. */
   priority: number
   grammar: GrammarSpec | null
+  /** Function calling (chat only); null = no tools. Calls are enforced by a grammar unless the choice is `none`. */
+  tools?: ToolOptions | null
 }
 
-export type FinishReason = 'stop' | 'length'
+export type FinishReason = 'stop' | 'length' | 'tool_calls'
 
 export interface Usage {
   promptTokens: number
@@ -97,6 +142,14 @@ export interface TokenLogprob extends TokenAlternative {
   top: TokenAlternative[]
 }
 
+/** A prompt token's logprob; the first prompt token has none (nothing comes before it). */
+export interface PromptTokenLogprob {
+  token: string
+  bytes: number[]
+  logprob: number | null
+  top: TokenAlternative[] | null
+}
+
 /**
  * One request's output, in order: `started`, then `text`s and one `finished` per choice (interleaved
  * when n > 1). `usage` on `finished` counts that choice's completion tokens and the shared prompt.
@@ -104,7 +157,14 @@ export interface TokenLogprob extends TokenAlternative {
  */
 export type GenerationEvent =
   | { type: 'started'; promptTokens: number; cachedTokens: number; choices: number }
+  /** With `echo` or `promptLogprobs`, once, before any text: the prompt as text, and its tokens' logprobs. */
+  | { type: 'prompt'; text: string; logprobs: PromptTokenLogprob[] | null }
   | { type: 'text'; choice: number; text: string; tokens: number; logprobs?: TokenLogprob[] }
+  /**
+   * A tool call, streamed: the first event of call `index` carries `id` and `name` (and an empty
+   * `argumentsDelta`); later ones only argument text. The deltas concatenate to the arguments JSON.
+   */
+  | { type: 'toolCallDelta'; choice: number; index: number; id?: string; name?: string; argumentsDelta: string; tokens: number }
   | {
       type: 'finished'
       choice: number

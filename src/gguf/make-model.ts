@@ -31,7 +31,8 @@ async function storedFingerprint(path: string): Promise<unknown> {
 }
 
 /**
- * Makes sure `path` holds the given preset model and returns `path`. An existing file is kept when
+ * Makes sure `path` holds the given preset model (with `chatTemplate` instead of ChatML when given;
+ * null = none) and returns `path`. An existing file is kept when
  * it was written by the current generator with the same preset and seed, and replaced otherwise,
  * so a cached model never goes stale when the generator changes. The file appears atomically
  * (temp file + rename): a crash or a concurrent writer never leaves a partial model behind, and
@@ -40,9 +41,15 @@ async function storedFingerprint(path: string): Promise<unknown> {
 export async function ensureSyntheticModel(
   path: string,
   presetName: SyntheticLlamaPresetName,
-  { seed = 0 }: { seed?: number } = {},
+  { seed = 0, chatTemplate }: { seed?: number; chatTemplate?: string | null } = {},
 ): Promise<string> {
-  const options = { ...SYNTHETIC_LLAMA_PRESETS[presetName], name: `synthetic-${presetName}`, seed }
+  // chatTemplate only when given, so the fingerprints (and cached files) of existing callers stay the same.
+  const options = {
+    ...SYNTHETIC_LLAMA_PRESETS[presetName],
+    name: `synthetic-${presetName}`,
+    seed,
+    ...(chatTemplate !== undefined ? { chatTemplate } : {}),
+  }
   if ((await storedFingerprint(path)) === syntheticLlamaFingerprint(options)) return path
   await mkdir(dirname(path), { recursive: true })
   const tempPath = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`)

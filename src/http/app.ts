@@ -11,9 +11,12 @@ import type { RequestTimings } from '../scheduler/scheduler.js'
 import { authPlugin } from './plugins/auth.js'
 import { errorsPlugin } from './plugins/errors.js'
 import { chatRoutes } from './routes/chat.js'
+import { completionRoutes } from './routes/completions.js'
+import { embeddingRoutes } from './routes/embeddings.js'
 import { healthRoutes } from './routes/health.js'
 import { metricsRoutes } from './routes/metrics.js'
 import { modelRoutes } from './routes/models.js'
+import { tokenizeRoutes } from './routes/tokenize.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -102,7 +105,10 @@ export async function buildApp({ config, router, log, metrics }: AppDependencies
   await app.register(metricsRoutes)
   for (const prefix of API_PREFIXES) {
     await app.register(chatRoutes, { prefix })
+    await app.register(completionRoutes, { prefix })
     await app.register(modelRoutes, { prefix })
+    await app.register(embeddingRoutes, { prefix })
+    await app.register(tokenizeRoutes, { prefix })
   }
   return app
 }

@@ -54,3 +54,8 @@ export async function startIterable<T>(source: AsyncIterable<T>): Promise<AsyncI
     },
   }
 }
+
+/** Maps each item of a stream to zero or more output items (events → wire chunks). */
+export async function* flatMap<T, U>(source: AsyncIterable<T>, map: (item: T) => U[]): AsyncGenerator<U> {
+  for await (const item of source) yield* map(item)
+}

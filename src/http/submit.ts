@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { UsageTotals } from '../api/codec/fold-events.js'
+import { abortSignalFor } from './abort-signal.js'
 import type { GenerationEvent, GenerationRequest } from '../engine/types.js'
 import type { Scheduler } from '../scheduler/scheduler.js'
 
@@ -13,14 +14,13 @@ export function submitFor(
   reply: FastifyReply,
   scheduler: Scheduler,
   generation: GenerationRequest,
+  /** Also cancels this request (a batch whose sibling could not be queued). */
+  linked?: AbortSignal,
 ): AsyncIterable<GenerationEvent> {
   if (request.server.logPrompts) request.generationLog.prompt = generation.input
-  const abort = new AbortController()
-  reply.raw.on('close', () => {
-    if (!reply.raw.writableFinished) abort.abort()
-  })
+  const gone = abortSignalFor(reply)
   const events = scheduler.submit(generation, {
-    signal: abort.signal,
+    signal: linked ? AbortSignal.any([gone, linked]) : gone,
     onTimings: (timings) => {
       request.generationLog.timings = timings
     },

@@ -10,7 +10,7 @@ export interface ModelLoad {
   kvCacheTokens: number
 }
 
-export type RequestOutcome = 'stop' | 'length' | 'cancelled' | 'error' | 'timeout'
+export type RequestOutcome = 'stop' | 'length' | 'tool_calls' | 'cancelled' | 'error' | 'timeout'
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120]
 const TOKEN_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 512, 1024, 2048, 4096, 8192, 16384, 32768]
@@ -48,6 +48,20 @@ export class ServeMetrics {
     labelNames: ['model', 'stage'] as const,
     registers: [this.registry],
   })
+  readonly modelLoaded = new Gauge({
+    name: 'gguf_serve_model_loaded',
+    help: 'Whether the model is loaded (1) or not (0): loading, unloaded after its ttl, or evicted.',
+    labelNames: ['model'] as const,
+    registers: [this.registry],
+  })
+  readonly modelLoads = this.counter('model_loads_total', 'Completed model loads (start, first request, or again after an unload).')
+  readonly modelUnloads = new Counter({
+    name: 'gguf_serve_model_unloads_total',
+    help: 'Models unloaded while serving: ttl (idle too long) or evicted (room for another model).',
+    labelNames: ['model', 'reason'] as const,
+    registers: [this.registry],
+  })
+  readonly modelLoadTime = this.histogram('model_load_seconds', 'Model load time, weights (unless shared) and context.', LATENCY_BUCKETS)
   readonly httpRequests = new Counter({
     name: 'gguf_serve_http_requests_total',
     help: 'HTTP responses by route and status.',
@@ -79,6 +93,11 @@ export class ServeMetrics {
   /** Registers a model whose load the gauges report. */
   watch(load: () => ModelLoad): void {
     this.loads.push(load)
+  }
+
+  /** Stops reporting an unloaded model's load; its scheduler registered it with `watch`. */
+  unwatch(model: string): void {
+    for (let i = this.loads.length - 1; i >= 0; i--) if (this.loads[i]!().model === model) this.loads.splice(i, 1)
   }
 
   private histogram(name: string, help: string, buckets: number[]) {

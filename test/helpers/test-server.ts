@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import OpenAI from 'openai'
 import type { Logger } from 'pino'
 import { loadConfig } from '../../src/config/load-config.js'
@@ -16,17 +19,32 @@ export interface TestServer {
 /**
  * Starts the real server in-process on a free port, exactly as `gguf-serve start` would with these
  * flags (tiny models run on 1 thread: more threads only contend), and waits until it is ready.
+ *
+ * With `configYaml`, the server reads that config file instead of serving the tiny model with the flags
+ * above: only the port comes from a flag (and `flags`, which override every model), so the file's
+ * per-model settings stand; it should set `threads: 1` for tiny models itself.
  */
-export async function startTestServer(flags: Record<string, unknown> = {}, logger?: Logger): Promise<TestServer> {
-  const loaded = loadConfig({
-    flags: { model: [TINY_MODEL_PATH], port: '0', threads: '1', contextSize: '1024', parallel: '2', ...flags },
-    env: {},
-  })
+export async function startTestServer(flags: Record<string, unknown> = {}, logger?: Logger, configYaml?: string): Promise<TestServer> {
+  const base =
+    configYaml === undefined
+      ? { model: [TINY_MODEL_PATH], port: '0', threads: '1', contextSize: '1024', parallel: '2' }
+      : { port: '0', config: writeConfigFile(configYaml) }
+  const loaded = loadConfig({ flags: { ...base, ...flags }, env: {} })
   const server = await startServer(loaded, logger ?? createLogger(process.env.TEST_LOG_LEVEL === 'debug' ? 'debug' : 'silent'))
-  await server.ready
+  // A failed start still listens: close it so a test that expects the failure leaks nothing.
+  await server.ready.catch(async (error: unknown) => {
+    await server.close()
+    throw error
+  })
   const origin = server.url
   const client = new OpenAI({ baseURL: `${origin}/v1`, apiKey: 'test', maxRetries: 0, timeout: 30_000 })
   return { server, origin, client, close: () => server.close() }
+}
+
+function writeConfigFile(yaml: string): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'gguf-serve-config-')), 'config.yaml')
+  writeFileSync(file, yaml)
+  return file
 }
 
 /** POSTs raw JSON (or a raw string) and returns status, headers and parsed body. */

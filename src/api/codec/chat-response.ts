@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { GenerationEvent, TokenLogprob, Usage } from '../../engine/types.js'
 import type { ChatCompletion, ChatCompletionChunk, ChoiceLogprobs } from '../schemas/chat.js'
-import { UsageTotals, type FoldedGeneration } from './fold-events.js'
+import { UsageTotals, type FoldedChoice, type FoldedGeneration } from './fold-events.js'
 
 /** What every body or chunk of one response shares. */
 export interface ResponseMeta {
@@ -40,12 +40,23 @@ export function encodeChatCompletion(folded: FoldedGeneration, meta: ResponseMet
     system_fingerprint: meta.systemFingerprint,
     choices: folded.choices.map((choice, index) => ({
       index,
-      message: { role: 'assistant', content: choice.text, refusal: null },
+      message: encodeMessage(choice),
       logprobs: encodeLogprobs(choice.logprobs),
       finish_reason: choice.finishReason,
       stop_reason: choice.stopReason,
     })),
     usage: encodeUsage(folded.usage),
+  }
+}
+
+/** With calls, `content` is the text before the first call, or null when there was none (OpenAI's shape). */
+function encodeMessage(choice: FoldedChoice): ChatCompletion['choices'][number]['message'] {
+  if (!choice.toolCalls?.length) return { role: 'assistant', content: choice.text, refusal: null }
+  return {
+    role: 'assistant',
+    content: choice.text || null,
+    refusal: null,
+    tool_calls: choice.toolCalls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })),
   }
 }
 
@@ -85,6 +96,16 @@ export class ChatChunkEncoder {
         return Array.from({ length: event.choices }, (_, index) => this.chunk(index, { role: 'assistant', content: '' }))
       case 'text':
         return [this.chunk(event.choice, { content: event.text }, { finish_reason: null }, event.logprobs)]
+      case 'toolCallDelta': {
+        // OpenAI's shape: id, type and name once, with empty arguments; then only index and argument text.
+        const call =
+          event.name !== undefined
+            ? { index: event.index, id: event.id, type: 'function' as const, function: { name: event.name, arguments: event.argumentsDelta } }
+            : { index: event.index, function: { arguments: event.argumentsDelta } }
+        return [this.chunk(event.choice, { tool_calls: [call] })]
+      }
+      case 'prompt':
+        return [] // chat has no prompt logprobs
       case 'finished': {
         this.usage.add(event.usage)
         const finishing = this.chunk(event.choice, {}, { finish_reason: event.reason, stop_reason: event.stopReason })

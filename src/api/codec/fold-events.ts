@@ -1,8 +1,16 @@
 import { EngineError } from '../../errors.js'
 import type { FinishReason, GenerationEvent, TokenLogprob, Usage } from '../../engine/types.js'
 
+export interface FoldedToolCall {
+  id: string
+  name: string
+  arguments: string
+}
+
 export interface FoldedChoice {
   text: string
+  /** The calls the choice made, arguments concatenated from their deltas (absent or empty: none). */
+  toolCalls?: FoldedToolCall[]
   finishReason: FinishReason
   stopReason: string | number | null
   logprobs: TokenLogprob[] | null
@@ -21,6 +29,7 @@ export async function foldEvents(events: AsyncIterable<GenerationEvent>): Promis
   const texts: string[] = []
   const logprobs: Array<TokenLogprob[] | null> = []
   const choices: FoldedChoice[] = []
+  const calls: FoldedToolCall[][] = []
   const usage = new UsageTotals()
   let expected = 1
   for await (const event of events) {
@@ -32,10 +41,17 @@ export async function foldEvents(events: AsyncIterable<GenerationEvent>): Promis
         texts[event.choice] = (texts[event.choice] ?? '') + event.text
         if (event.logprobs) logprobs[event.choice] = [...(logprobs[event.choice] ?? []), ...event.logprobs]
         break
+      case 'toolCallDelta': {
+        const list = (calls[event.choice] ??= [])
+        if (event.name !== undefined) list[event.index] = { id: event.id ?? '', name: event.name, arguments: '' }
+        list[event.index]!.arguments += event.argumentsDelta
+        break
+      }
       case 'finished':
         usage.add(event.usage)
         choices[event.choice] = {
           text: texts[event.choice] ?? '',
+          ...(calls[event.choice]?.length ? { toolCalls: calls[event.choice] } : {}),
           finishReason: event.reason,
           stopReason: event.stopReason,
           logprobs: logprobs[event.choice] ?? null,

@@ -1,5 +1,13 @@
 import { Type, type Static } from '@sinclair/typebox'
 
+/** Where a model is in its life: loaded on first request, unloaded after its ttl or to make room for another. */
+export const ModelStatusSchema = Type.Union([
+  Type.Literal('unloaded'),
+  Type.Literal('loading'),
+  Type.Literal('ready'),
+  Type.Literal('unloading'),
+])
+
 export const ModelObjectSchema = Type.Object({
   id: Type.String(),
   object: Type.Literal('model'),
@@ -8,7 +16,7 @@ export const ModelObjectSchema = Type.Object({
   // Extras, harmless to OpenAI clients and useful to people.
   aliases: Type.Array(Type.String()),
   context_length: Type.Integer(),
-  status: Type.Union([Type.Literal('loading'), Type.Literal('ready')]),
+  status: ModelStatusSchema,
 })
 
 export const ModelListSchema = Type.Object({

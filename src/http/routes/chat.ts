@@ -1,10 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { ChatChunkEncoder, encodeChatCompletion, newResponseMeta } from '../../api/codec/chat-response.js'
-import { decodeChatRequest, ignoredParams } from '../../api/codec/chat-request.js'
+import { decodeChatRequest } from '../../api/codec/chat-request.js'
+import { ignoredParams } from '../../api/codec/generation-params.js'
 import { foldEvents } from '../../api/codec/fold-events.js'
 import { ChatCompletionRequestSchema, ChatCompletionSchema } from '../../api/schemas/chat.js'
 import { ErrorBodySchema } from '../../api/schemas/common.js'
-import { sendSse, startIterable } from '../sse.js'
+import { flatMap, sendSse, startIterable } from '../sse.js'
 import { submitFor } from '../submit.js'
 
 export const chatRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -22,7 +23,7 @@ export const chatRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const scheduler = app.router.resolve(body.model)
       const { info } = scheduler.model
       const generation = decodeChatRequest(body, info.id, scheduler.model.config)
-      const ignored = ignoredParams(body)
+      const ignored = ignoredParams(body, ChatCompletionRequestSchema)
       if (ignored.length > 0) reply.header('x-ignored-params', ignored.join(','))
       const meta = newResponseMeta('chatcmpl', body.model || info.id, info.fingerprint)
       const events = await startIterable(submitFor(request, reply, scheduler, generation))
@@ -31,8 +32,4 @@ export const chatRoutes: FastifyPluginAsyncTypebox = async (app) => {
       return sendSse(reply, flatMap(events, (event) => encoder.push(event)))
     },
   )
-}
-
-async function* flatMap<T, U>(source: AsyncIterable<T>, map: (item: T) => U[]): AsyncGenerator<U> {
-  for await (const item of source) yield* map(item)
 }

@@ -1,0 +1,134 @@
+import { randomInt } from 'node:crypto'
+import { InvalidRequestError } from '../../errors.js'
+// The schema-to-grammar converter is pure (no engine state): converting here lets an unenforceable keyword fail as a 400.
+import { jsonObjectGrammar, jsonSchemaGrammar, UnsupportedSchemaError } from '../../engine/json-schema-grammar.js'
+import type { GenerationRequest, GrammarSpec } from '../../engine/types.js'
+import type { GenerationParams, ResponseFormat } from '../schemas/generation-params.js'
+
+/**
+ * A refusal: [field, is its value a no-op?, why]. Known fields a server cannot honour are accepted at
+ * their no-op value and refused otherwise: a 200 that silently ignores what was asked is worse than a 400.
+ */
+export type Refusal<T> = [keyof T, (value: unknown) => boolean, string]
+
+export function refuseUnsupported<T extends object>(body: T, refusals: ReadonlyArray<Refusal<T>>): void {
+  for (const [param, isNoOp, why] of refusals) {
+    const value = body[param]
+    if (value != null && !isNoOp(value)) {
+      throw new InvalidRequestError(`${why} Remove '${String(param)}' or send its default.`, String(param))
+    }
+  }
+}
+
+const REFUSED: ReadonlyArray<Refusal<GenerationParams>> = [
+  ['use_beam_search', (v) => v === false, 'Beam search is not supported.'],
+  ['bad_words', (v) => (v as unknown[]).length === 0, "'bad_words' is not supported; ban token ids with 'bad_token_ids'."],
+  ['bad', (v) => (v as unknown[]).length === 0, "'bad' is not supported; ban token ids with 'bad_token_ids'."],
+  ['prompt_logprobs', (v) => v === 0, 'Prompt logprobs are not supported.'],
+  ['logits_processors', (v) => (v as unknown[]).length === 0, 'Server-side logits processors are not supported.'],
+  ['return_tokens_as_token_ids', (v) => v === false, "'return_tokens_as_token_ids' is not supported."],
+]
+
+/** Top-level fields of `body` that a schema does not know; they are ignored and listed in `x-ignored-params`. */
+export function ignoredParams(body: object, schema: { properties: object }): string[] {
+  return Object.keys(body).filter((key) => !(key in schema.properties))
+}
+
+/** The decoded fields every generation endpoint shares: sampling, length, stops, n, grammar. */
+export type GenerationParamsDecoded = Omit<GenerationRequest, 'model' | 'input' | 'logprobs' | 'promptLogprobs' | 'echo'>
+
+/** Shared fields of a chat or completions request → their protocol-free form; defaults are OpenAI's. */
+export function decodeGenerationParams(body: GenerationParams, limits: { maxChoices: number }): GenerationParamsDecoded {
+  refuseUnsupported(body, REFUSED)
+  const n = body.n ?? 1
+  if (n > limits.maxChoices) {
+    throw new InvalidRequestError(`n is ${n}, but at most ${limits.maxChoices} choices are served per request.`, 'n')
+  }
+  if (body.best_of != null && body.best_of !== n) {
+    throw new InvalidRequestError(`best_of (${body.best_of}) must equal n (${n}): ranking candidates is not supported.`, 'best_of')
+  }
+  const stop = body.stop == null ? [] : typeof body.stop === 'string' ? [body.stop] : body.stop
+  const topK = body.top_k ?? 0
+  return {
+    sampling: {
+      temperature: body.temperature ?? 1,
+      topP: body.top_p ?? 1,
+      topK: topK > 0 ? topK : null,
+      minP: body.min_p ?? 0,
+      seed: body.seed == null ? randomInt(0, 2 ** 32) : toUint32(body.seed),
+      frequencyPenalty: body.frequency_penalty ?? 0,
+      presencePenalty: body.presence_penalty ?? 0,
+      repetitionPenalty: body.repetition_penalty ?? 1,
+      logitBias: decodeLogitBias(body.logit_bias),
+      bannedTokens: body.bad_token_ids ?? [],
+      allowedTokens: body.allowed_token_ids ?? null,
+    },
+    maxTokens: body.max_tokens ?? null,
+    stop: {
+      strings: stop,
+      tokenIds: body.stop_token_ids ?? [],
+      includeStopString: body.include_stop_str_in_output ?? false,
+      minTokens: body.min_tokens ?? 0,
+      ignoreEos: body.ignore_eos ?? false,
+    },
+    n,
+    skipSpecialTokens: body.skip_special_tokens ?? true,
+    truncatePromptTokens: body.truncate_prompt_tokens ?? null,
+    priority: body.priority ?? 0,
+    grammar: body.response_format == null ? null : decodeResponseFormat(body.response_format),
+  }
+}
+
+/**
+ * `response_format` variants: OpenAI's text / json_object / json_schema, DeepInfra's `json`, llama.cpp's
+ * schema beside `json_object`, and `grammar` carrying GBNF. Schemas become grammars here so that a
+ * keyword that cannot be enforced is a 400 naming it, before anything runs.
+ */
+function decodeResponseFormat(format: ResponseFormat): GrammarSpec | null {
+  const withSchema = (schema: unknown, param: string): GrammarSpec => {
+    try {
+      return { gbnf: jsonSchemaGrammar(schema), schema: schema as object, param }
+    } catch (error) {
+      if (error instanceof UnsupportedSchemaError) throw new InvalidRequestError(`${error.message} Simplify the schema or remove that keyword.`, param)
+      throw error
+    }
+  }
+  switch (format.type) {
+    case 'text':
+      return null
+    case 'json_object':
+    case 'json':
+      if (format.schema != null) return withSchema(format.schema, 'response_format.schema')
+      return { gbnf: jsonObjectGrammar(), schema: { type: 'object' }, param: 'response_format' }
+    case 'json_schema': {
+      const spec = format.json_schema
+      if (spec?.schema == null) throw new InvalidRequestError("'response_format.json_schema.schema' is required.", 'response_format.json_schema.schema')
+      return withSchema(spec.schema, 'response_format.json_schema.schema')
+    }
+    case 'grammar': {
+      const grammar = format.grammar
+      if (typeof grammar !== 'string' || !grammar.trim()) throw new InvalidRequestError("'response_format.grammar' must hold GBNF text.", 'response_format.grammar')
+      return { gbnf: grammar, schema: null, param: 'response_format.grammar' }
+    }
+    default:
+      throw new InvalidRequestError(
+        `response_format type '${format.type}' is not supported; use text, json_object, json_schema or grammar.`,
+        'response_format.type',
+      )
+  }
+}
+
+/** JSON object keys are strings: each must spell a token id. Ids beyond the vocabulary are checked by the engine. */
+function decodeLogitBias(bias: Record<string, number> | null | undefined): Map<number, number> {
+  const decoded = new Map<number, number>()
+  for (const [key, value] of Object.entries(bias ?? {})) {
+    if (!/^\d+$/.test(key)) throw new InvalidRequestError(`logit_bias keys must be token ids; got '${key}'.`, 'logit_bias')
+    decoded.set(Number(key), value)
+  }
+  return decoded
+}
+
+/** OpenAI seeds are int64; the engine takes a uint32. The reduction is deterministic for any input. */
+function toUint32(seed: number): number {
+  return Number(BigInt.asUintN(32, BigInt(seed)))
+}

@@ -1,0 +1,85 @@
+import { Type, type Static } from '@sinclair/typebox'
+import { Nullable } from './common.js'
+
+/**
+ * Request fields shared by /v1/chat/completions and /v1/completions: sampling, length, stops, n and the
+ * vLLM-style extras. Each endpoint's schema spreads these and adds its own input fields.
+ */
+
+/** text | json_object | json_schema (OpenAI), json (DeepInfra), json_object + schema (llama.cpp), grammar (GBNF). */
+export const ResponseFormatSchema = Type.Object(
+  {
+    type: Type.String(),
+    json_schema: Type.Optional(
+      Type.Object(
+        { name: Type.Optional(Type.String()), description: Type.Optional(Type.String()), schema: Type.Optional(Type.Unknown()), strict: Nullable(Type.Boolean()) },
+        { additionalProperties: true },
+      ),
+    ),
+    schema: Type.Optional(Type.Unknown()),
+    grammar: Type.Optional(Type.String()),
+  },
+  { additionalProperties: true },
+)
+
+export type ResponseFormat = Static<typeof ResponseFormatSchema>
+
+export const GenerationParamsProperties = {
+    frequency_penalty: Nullable(Type.Number({ minimum: -2, maximum: 2 })),
+    logit_bias: Nullable(Type.Record(Type.String(), Type.Number({ minimum: -100, maximum: 100 }))),
+    max_tokens: Nullable(Type.Integer({ minimum: 1 })),
+    n: Nullable(Type.Integer({ minimum: 1 })),
+    presence_penalty: Nullable(Type.Number({ minimum: -2, maximum: 2 })),
+    response_format: Nullable(ResponseFormatSchema),
+    seed: Nullable(Type.Integer({ description: 'Same seed and parameters give the same output. Random when absent.' })),
+    stop: Nullable(
+      Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }), { maxItems: 32 })], {
+        description: 'Up to 32 non-empty strings; generation ends before them and they are not returned.',
+      }),
+    ),
+    stream: Nullable(Type.Boolean()),
+    stream_options: Nullable(
+      Type.Object(
+        { include_usage: Nullable(Type.Boolean()), continuous_usage_stats: Nullable(Type.Boolean()) },
+        { additionalProperties: true },
+      ),
+    ),
+    temperature: Nullable(Type.Number({ minimum: 0, maximum: 2, description: '0 = greedy. Default 1.' })),
+    top_p: Nullable(Type.Number({ exclusiveMinimum: 0, maximum: 1, description: 'Default 1.' })),
+    user: Nullable(Type.String()),
+    top_k: Nullable(Type.Integer({ minimum: -1, description: '0 or -1 = off (default).' })),
+    min_p: Nullable(Type.Number({ minimum: 0, maximum: 1 })),
+    repetition_penalty: Nullable(Type.Number({ exclusiveMinimum: 0, maximum: 10, description: 'Multiplicative (HF/vLLM); 1 = off.' })),
+    min_tokens: Nullable(Type.Integer({ minimum: 0, description: 'EOS and stops are suppressed until this many tokens.' })),
+    ignore_eos: Nullable(Type.Boolean()),
+    stop_token_ids: Nullable(Type.Array(Type.Integer({ minimum: 0 }), { maxItems: 64 })),
+    include_stop_str_in_output: Nullable(Type.Boolean()),
+    skip_special_tokens: Nullable(Type.Boolean()),
+    spaces_between_special_tokens: Nullable(Type.Boolean({ description: 'Accepted; llama.cpp detokenization has no such spacing.' })),
+    bad_token_ids: Nullable(Type.Array(Type.Integer({ minimum: 0 }), { maxItems: 4096 })),
+    allowed_token_ids: Nullable(Type.Array(Type.Integer({ minimum: 0 }), { minItems: 1 })),
+    truncate_prompt_tokens: Nullable(Type.Integer({ minimum: 1, description: 'Keep only the last k prompt tokens.' })),
+    best_of: Nullable(Type.Integer({ minimum: 1 })),
+    priority: Nullable(Type.Integer({ description: 'Queue order when the server is busy: lower goes first (vLLM). Default 0.' })),
+    use_beam_search: Nullable(Type.Boolean()),
+    bad_words: Nullable(Type.Array(Type.String())),
+    bad: Nullable(Type.Array(Type.String())),
+    prompt_logprobs: Nullable(Type.Integer({ minimum: 0 })),
+    logits_processors: Nullable(Type.Array(Type.Unknown())),
+    return_tokens_as_token_ids: Nullable(Type.Boolean()),
+}
+
+const GenerationParamsSchema = Type.Object(GenerationParamsProperties)
+export type GenerationParams = Static<typeof GenerationParamsSchema>
+
+export const FinishReasonSchema = Type.Union([Type.Literal('stop'), Type.Literal('length'), Type.Literal('tool_calls')])
+export const StopReasonSchema = Type.Union([Type.String(), Type.Integer(), Type.Null()])
+
+/** Fields every completion body and chunk starts with. */
+export const responseHead = <T extends string>(object: T) => ({
+  id: Type.String(),
+  object: Type.Literal(object),
+  created: Type.Integer(),
+  model: Type.String(),
+  system_fingerprint: Type.String(),
+})

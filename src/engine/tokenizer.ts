@@ -1,0 +1,63 @@
+import type { Token } from 'node-llama-cpp'
+import { InvalidRequestError } from '../errors.js'
+import type { LoadedModel } from './loaded-model.js'
+import type { ChatMessage } from './types.js'
+
+/**
+ * Text ↔ token ids for one loaded model, as the rest of the server sees them: `/tokenize` and
+ * `/detokenize` answer with it and the embedder tokenizes its text inputs with it, so the ids a client
+ * gets from one endpoint mean the same thing in the others.
+ */
+export class Tokenizer {
+  constructor(private readonly loaded: LoadedModel) {}
+
+  /**
+   * Raw text. Special-token text (`<|im_end|>`) becomes the special token, as llama-server parses it.
+   * With `addSpecial` the model's BOS is prepended (and EOS appended) when its GGUF asks for them, once:
+   * a prompt that already starts with BOS text does not get a second one.
+   */
+  tokenize(text: string, addSpecial: boolean): number[] {
+    const { model } = this.loaded
+    const tokens: number[] = model.tokenize(text, true)
+    if (!addSpecial) return tokens
+    const { bos, eos, shouldPrependBosToken, shouldAppendEosToken } = model.tokens
+    if (bos !== null && shouldPrependBosToken && tokens[0] !== bos) tokens.unshift(bos)
+    if (eos !== null && shouldAppendEosToken && tokens.at(-1) !== eos) tokens.push(eos)
+    return tokens
+  }
+
+  /** Chat messages through the model's chat template: exactly the prompt `/v1/chat/completions` evaluates. */
+  render(messages: readonly ChatMessage[]): number[] {
+    return this.loaded.renderer.render(messages).tokens
+  }
+
+  /**
+   * Decodes as the chat endpoint decodes completions (special tokens left out unless `keepSpecial`).
+   * A leading BOS is dropped first when special tokens are skipped: it prints nothing, but llama.cpp
+   * would let it take SentencePiece's "no space before the first word" rule, so `tokenize` output would
+   * come back with a leading space. llama.cpp's own `remove_special` does the same; node-llama-cpp never
+   * sets it.
+   */
+  detokenize(tokens: readonly number[], keepSpecial: boolean, param: string): string {
+    this.checkIds(tokens, param)
+    const { model } = this.loaded
+    const start = !keepSpecial && tokens[0] === model.tokens.bos ? 1 : 0
+    return model.detokenize(tokens.slice(start) as Token[], keepSpecial)
+  }
+
+  /** Each token's own text: special tokens by their text, part of a UTF-8 character as U+FFFD. */
+  pieces(tokens: readonly number[]): string[] {
+    return tokens.map((token) => this.loaded.vocabulary.text(token))
+  }
+
+  /** A 400 naming `param` for the first id outside the vocabulary; `where` locates the list in the message. */
+  checkIds(tokens: readonly number[], param: string, where = param): void {
+    const { vocabulary } = this.loaded
+    const index = tokens.findIndex((token) => !vocabulary.has(token))
+    if (index < 0) return
+    throw new InvalidRequestError(
+      `Token id ${tokens[index]} at ${where}[${index}] is not in this model's vocabulary (0–${vocabulary.size - 1}).`,
+      param,
+    )
+  }
+}

@@ -1,0 +1,103 @@
+import { jsonPrimitiveRules, jsonSchemaRules } from './json-schema-grammar.js'
+import type { ToolCallFormat } from './tool-call-formats.js'
+import type { ToolDefinition, ToolOptions } from './types.js'
+
+/**
+ * GBNF for the tool calls a request allows, in the model's call format. Every call is
+ * `{"name": "<tool>", "<argumentsKey>": <that tool's parameter schema>}`, name first, one alternative per
+ * allowed tool; around the calls:
+ *
+ * - `required`: only calls, one or more (exactly one without parallel calls);
+ * - `named`: exactly one call of that function;
+ * - `auto`: text that never contains the format's marker, optionally followed by calls (for a format
+ *   without a marker: either text that does not start with `{`, or calls).
+ *
+ * Returns null for `none`: no grammar, the output stays text. Throws UnsupportedSchemaError when a
+ * parameter schema cannot be enforced.
+ */
+export function toolCallGrammar(format: ToolCallFormat, tools: ToolOptions): string | null {
+  const { choice } = tools
+  if (choice.kind === 'none') return null
+  const allowed = choice.kind === 'named' ? tools.definitions.filter((t) => t.name === choice.name) : tools.definitions
+  if (allowed.length === 0) throw new Error(`no tool to call for tool choice ${JSON.stringify(choice)}`)
+  const rules: string[] = []
+  const alternatives = allowed.map((tool, i) => {
+    const args = argumentsExpression(tool, `t${i}-`, rules)
+    const head = `{"name": ${JSON.stringify(tool.name)}, "${format.argumentsKey}": `
+    rules.push(`tool-call-${i} ::= ${gbnfLiteral(head)} ${args} "}"`)
+    return `tool-call-${i}`
+  })
+  const call = [gbnfLiteral(format.callOpen), `( ${alternatives.join(' | ')} )`, gbnfLiteral(format.callClose)].filter(Boolean).join(' ')
+  rules.push(`tool-call ::= ${call}`)
+  const many = tools.parallel && choice.kind !== 'named'
+  const repeat = many ? ` ( ${[gbnfLiteral(format.separator), 'tool-call'].filter(Boolean).join(' ')} )*` : ''
+  rules.push(`tool-calls ::= ${[gbnfLiteral(format.begin), `tool-call${repeat}`, gbnfLiteral(format.end)].filter(Boolean).join(' ')}`)
+  if (choice.kind === 'auto') {
+    if (format.marker === null) {
+      // No marker: a call is recognised by a leading `{`, so text may not start with one (or with blanks).
+      rules.push('tool-text ::= [^{ \\t\\n\\r] [^\\x00]*')
+      rules.unshift('root ::= tool-calls | tool-text | ""')
+    } else {
+      rules.push(...textWithout(format.marker, 'tool-text'))
+      rules.unshift('root ::= tool-text-0 tool-calls?')
+    }
+  } else {
+    rules.unshift('root ::= tool-calls')
+  }
+  return `${rules.join('\n')}\n${jsonPrimitiveRules()}`
+}
+
+/** The arguments grammar: the tool's schema (an object), or exactly `{}` for a function without parameters. */
+function argumentsExpression(tool: ToolDefinition, prefix: string, rules: string[]): string {
+  if (tool.parameters === null) return '"{}"'
+  const { expression, rules: own } = jsonSchemaRules(asObjectSchema(tool.parameters), prefix)
+  rules.push(...own)
+  return expression
+}
+
+/** Arguments are always an object: a schema that leaves the type open (e.g. `{}`) is read as one of type object. */
+export function asObjectSchema(schema: object): object {
+  const s = schema as Record<string, unknown>
+  const open = s.type === undefined && !['$ref', 'anyOf', 'oneOf', 'enum', 'const'].some((k) => k in s)
+  return open ? { ...s, type: 'object' } : schema
+}
+
+/**
+ * Rules `<name>-k` (k = how much of `marker` the text ends with) whose language is every string that
+ * does not contain `marker`: a matching automaton (KMP) written as right-recursive rules.
+ */
+export function textWithout(marker: string, name: string): string[] {
+  const chars = [...new Set(marker)]
+  const next = (state: number, c: string): number => {
+    // Longest prefix of the marker that is a suffix of marker[0, state) + c.
+    const seen = marker.slice(0, state) + c
+    for (let k = Math.min(seen.length, marker.length); k > 0; k--) if (seen.endsWith(marker.slice(0, k))) return k
+    return 0
+  }
+  const others = `[^${chars.map(classChar).join('')}]`
+  const rules: string[] = []
+  for (let state = 0; state < marker.length; state++) {
+    const alternatives = ['""', `${others} ${name}-0`]
+    for (const c of chars) {
+      const to = next(state, c)
+      if (to < marker.length) alternatives.push(`${gbnfLiteral(c)} ${name}-${to}`)
+    }
+    rules.push(`${name}-${state} ::= ${alternatives.join(' | ')}`)
+  }
+  return rules
+}
+
+/** A GBNF string literal for `text` (empty for empty text). */
+function gbnfLiteral(text: string): string {
+  if (!text) return ''
+  return `"${[...text].map((c) => (/[A-Za-z0-9 _:,.{}[\]<>|/'-]/.test(c) ? c : escapeChar(c))).join('')}"`
+}
+
+function classChar(c: string): string {
+  return escapeChar(c)
+}
+
+function escapeChar(c: string): string {
+  const code = c.codePointAt(0)!
+  return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : code <= 0xffff ? `\\u${code.toString(16).padStart(4, '0')}` : `\\U${code.toString(16).padStart(8, '0')}`
+}

@@ -1,0 +1,45 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { newResponseMeta } from '../../api/codec/chat-response.js'
+import { CompletionChunkEncoder, decodeCompletionRequest, foldCompletion } from '../../api/codec/completions.js'
+import { ignoredParams } from '../../api/codec/generation-params.js'
+import { ErrorBodySchema } from '../../api/schemas/common.js'
+import { CompletionRequestSchema, CompletionSchema } from '../../api/schemas/completions.js'
+import type { GenerationEvent } from '../../engine/types.js'
+import { mergeStreams } from '../merge-streams.js'
+import { flatMap, sendSse, startIterable } from '../sse.js'
+import { submitFor } from '../submit.js'
+
+export const completionRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.post(
+    '/completions',
+    {
+      schema: {
+        summary: 'Create a completion of a raw prompt (no chat template; streamed with `stream: true`)',
+        body: CompletionRequestSchema,
+        response: { 200: CompletionSchema, '4xx': ErrorBodySchema, '5xx': ErrorBodySchema },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body
+      const scheduler = app.router.resolve(body.model)
+      const { info } = scheduler.model
+      const decoded = decodeCompletionRequest(body, info.id, scheduler.model.config)
+      const ignored = ignoredParams(body, CompletionRequestSchema)
+      if (ignored.length > 0) reply.header('x-ignored-params', ignored.join(','))
+      const meta = newResponseMeta('cmpl', body.model || info.id, info.fingerprint)
+      // One generation per prompt; if one cannot be queued, the ones already queued are withdrawn.
+      const batch = new AbortController()
+      const streams: Array<AsyncIterable<GenerationEvent>> = []
+      try {
+        for (const generation of decoded.requests) streams.push(submitFor(request, reply, scheduler, generation, batch.signal))
+      } catch (error) {
+        batch.abort()
+        throw error
+      }
+      const events = await startIterable(mergeStreams(streams))
+      const encoder = new CompletionChunkEncoder(meta, decoded, body.stream_options?.include_usage === true)
+      if (!body.stream) return foldCompletion(events, encoder, meta)
+      return sendSse(reply, flatMap(events, ([prompt, event]) => encoder.push(prompt, event)))
+    },
+  )
+}
