@@ -1,7 +1,13 @@
 import { ensureSyntheticModel } from '../src/gguf/make-model.js'
-import { TINY_MODEL_PATH } from './helpers/models.js'
+import { HERMES_MODEL_PATH, LLAMA3_MODEL_PATH, MISTRAL_MODEL_PATH, TINY_MODEL_PATH } from './helpers/models.js'
+import { HERMES_TOOLS_TEMPLATE, LLAMA3_TOOLS_TEMPLATE, MISTRAL_TOOLS_TEMPLATE } from './helpers/tool-templates.js'
 
 /** Generates the models the suite needs once per run (skipped when already there). */
 export default async function setup(): Promise<void> {
-  await ensureSyntheticModel(TINY_MODEL_PATH, 'tiny', { seed: 1 })
+  await Promise.all([
+    ensureSyntheticModel(TINY_MODEL_PATH, 'tiny', { seed: 1 }),
+    ensureSyntheticModel(HERMES_MODEL_PATH, 'tiny', { seed: 1, chatTemplate: HERMES_TOOLS_TEMPLATE }),
+    ensureSyntheticModel(LLAMA3_MODEL_PATH, 'tiny', { seed: 1, chatTemplate: LLAMA3_TOOLS_TEMPLATE }),
+    ensureSyntheticModel(MISTRAL_MODEL_PATH, 'tiny', { seed: 1, chatTemplate: MISTRAL_TOOLS_TEMPLATE }),
+  ])
 }

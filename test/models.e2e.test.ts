@@ -135,12 +135,25 @@ describe('several models', () => {
     expect(await status(t, 'alpha')).toBe('ready') // no ttl: stays
     console.log(`lazy load of a tiny model: ${loadMs.toFixed(0)} ms; unloaded ${idleMs.toFixed(0)} ms after the last request (ttl 1 s)`)
 
-    // It comes back on the next request.
-    await router.acquire('lazy')
+    // It comes back on the next request, which waits for the load.
     expect((await postJson(t.origin, '/v1/chat/completions', seeded('lazy'))).json.choices[0].message.content).toBe(
       r1.json.choices[0].message.content,
     )
     expect(value(await scrape(t.origin), 'gguf_serve_model_loads_total', { model: 'lazy' })).toBe(2)
+  })
+
+  it('plain HTTP requests to an unloaded model wait for its load instead of failing', async () => {
+    const t = await serve(`
+  - { id: alpha, source: ${TINY_MODEL_PATH} }
+  - { id: lazy, aliases: [lazy-alias], source: ${OTHER_MODEL_PATH} }`)
+    expect(await status(t, 'lazy')).toBe('unloaded')
+    const responses = await Promise.all([
+      postJson(t.origin, '/v1/chat/completions', seeded('lazy')),
+      postJson(t.origin, '/v1/completions', { model: 'lazy-alias', prompt: 'Once upon', max_tokens: 3 }),
+      postJson(t.origin, '/v1/embeddings', { model: 'lazy', input: 'hello' }),
+    ])
+    expect(responses.map((r) => r.status)).toEqual([200, 200, 200])
+    expect(value(await scrape(t.origin), 'gguf_serve_model_loads_total', { model: 'lazy' })).toBe(1)
   })
 
   it('at maxLoadedModels, unloads the least recently used idle model, waiting for a busy one to finish', async () => {
@@ -148,7 +161,7 @@ describe('several models', () => {
       `
   - { id: alpha, source: ${TINY_MODEL_PATH}, parallel: 1 }
   - { id: beta, source: ${OTHER_MODEL_PATH}, parallel: 1 }`,
-      { maxLoadedModels: 1, modelLoadTimeoutMs: 1500 },
+      { maxLoadedModels: 1, modelLoadTimeoutMs: 2500 },
     )
     const { router } = t.server
     await router.acquire('beta')
@@ -166,7 +179,8 @@ describe('several models', () => {
     expect([await status(t, 'alpha'), await status(t, 'beta')]).toEqual(['ready', 'unloaded'])
 
     // alpha busy longer than modelLoadTimeoutMs: beta gives up with 503 models_busy and Retry-After.
-    const long = [0, 1, 2, 3].map(() => postJson(t.origin, '/v1/chat/completions', busy('alpha', 400)))
+    // About 5400 tokens one after the other: well over 2.5 s even at this tiny model's top speed (~1600 tok/s).
+    const long = Array.from({ length: 12 }, () => postJson(t.origin, '/v1/chat/completions', busy('alpha', 450)))
     await waitFor(() => router.health()[0]!.slots_busy === 1)
     const refused = await serveError(router.acquire('beta'))
     expect([refused.status, refused.type, refused.code]).toEqual([503, 'server_error', 'models_busy'])

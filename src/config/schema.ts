@@ -92,8 +92,9 @@ export const ModelEntrySchema = Type.Composite(
       }),
       preload: Type.Optional(
         Type.Boolean({
-          description: 'Load at start (and hold /health at 503 until loaded). Default: true for the first model, ' +
-            'false for the others, which load on their first request.',
+          description:
+            'Load at start (/health answers 503 until it is loaded). Default: true for the first model, false ' +
+            'for the others, which load on their first request.',
         }),
       ),
       chatTemplate: Type.Optional(

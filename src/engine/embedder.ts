@@ -45,8 +45,20 @@ const embedders = new WeakMap<LoadedModel, Embedder>()
 export class Embedder {
   static for(loaded: LoadedModel): Embedder {
     let embedder = embedders.get(loaded)
-    if (!embedder) embedders.set(loaded, (embedder = new Embedder(loaded)))
+    if (!embedder) {
+      const created = new Embedder(loaded)
+      embedders.set(loaded, created)
+      // The embedding context is the model's to free: an unloaded model must not leave it behind.
+      loaded.onDispose(() => created.dispose())
+      embedder = created
+    }
     return embedder
+  }
+
+  private async dispose(): Promise<void> {
+    const context = this.context
+    this.context = null
+    await (await context?.catch(() => null))?.dispose()
   }
 
   private context: Promise<LlamaEmbeddingContext> | null = null

@@ -46,6 +46,7 @@ export interface ModelInfo {
 export class LoadedModel {
   /** Called with the token count of every llama.cpp batch this model's context decodes. */
   onBatch: ((tokens: number) => void) | null = null
+  private readonly disposers: Array<() => Promise<void>> = []
   /** Compiled grammars by GBNF text: clients repeat the same response_format. */
   private readonly grammars = new Map<string, LlamaGrammar>()
 
@@ -133,7 +134,8 @@ export class LoadedModel {
     const free = this.info.contextSize - promptTokens.length
     // At least one completion token must fit.
     if (free < 1) throw new ContextLengthExceededError(promptTokens.length, this.info.contextSize)
-    const ceiling = request.maxTokens ?? this.config.maxTokens
+    // The configured maxTokens is both the default and the ceiling.
+    const ceiling = Math.min(request.maxTokens ?? this.config.maxTokens, this.config.maxTokens)
     const grammar = this.grammarSpec(request)
     return {
       request,
@@ -258,7 +260,13 @@ export class LoadedModel {
   }
 
   /** Frees the context, and with it the slots' KV cache; the weights stay with whoever loaded them. */
+  /** Runs `dispose` when this model is unloaded (e.g. an embedding context made for it). */
+  onDispose(dispose: () => Promise<void>): void {
+    this.disposers.push(dispose)
+  }
+
   async dispose(): Promise<void> {
+    await Promise.all(this.disposers.splice(0).map((d) => d()))
     await this.context.dispose()
   }
 }

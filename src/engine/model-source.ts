@@ -13,6 +13,7 @@ import {
 } from 'node-llama-cpp'
 import type { Logger } from 'pino'
 import { StartupError } from '../errors.js'
+import { formatBytes } from '../format-bytes.js'
 
 /**
  * Turns `--model <source>` into the absolute path of a GGUF file that llama.cpp can load.
@@ -367,16 +368,6 @@ class DownloadProgressLog {
   }
 }
 
-function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
-  let value = bytes
-  let unit = 0
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024
-    unit++
-  }
-  return `${unit === 0 ? Math.round(value) : value.toFixed(1)} ${units[unit]}`
-}
 
 // ---- validation ----
 

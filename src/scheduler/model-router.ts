@@ -4,8 +4,6 @@ import { ModelNotFoundError, ServeError, StartupError, UnavailableError } from '
 import { Scheduler } from './scheduler.js'
 import { ServedModel, type ModelState } from './served-model.js'
 
-export type { ModelState } from './served-model.js'
-
 export type RouterOptions = ConstructorParameters<typeof Scheduler>[1] & {
   /** Models held in memory at once; loading one more unloads the least recently used idle one. */
   maxLoadedModels: number
@@ -73,20 +71,6 @@ export class ModelRouter {
   /** Start-up is over: every preloaded model loaded once. Later unloads (ttl, eviction) do not undo it. */
   get ready(): boolean {
     return this.started
-  }
-
-  /**
-   * The scheduler of a loaded model, without waiting: a model that is not loaded starts loading and the
-   * request gets 503 model_loading with Retry-After. Routes should prefer `acquire`.
-   */
-  resolve(name: string | null | undefined): Scheduler {
-    const model = this.route(name)
-    model.touch()
-    if (model.state === 'ready') return model.scheduler!
-    if (this.closing) throw shuttingDown()
-    // Its failure reaches whichever request asks next.
-    this.ensureLoaded(model).catch(() => {})
-    throw new UnavailableError(`The model '${model.config.id}' is loading; retry shortly.`, 'model_loading', 2)
   }
 
   /** The scheduler of the model, loading it first when needed; waits up to engine.modelLoadTimeoutMs. */
@@ -190,7 +174,7 @@ export class ModelRouter {
       metrics.modelLoadTime.observe({ model: id }, (performance.now() - started) / 1000)
       return model.scheduler
     } catch (error) {
-      log.error({ model: id, problem: (error as Error).message }, `cannot load ${id}`)
+      log.warn({ model: id, problem: (error as Error).message }, `cannot load ${id}`)
       throw error
     }
   }
@@ -234,7 +218,8 @@ export class ModelRouter {
     const scheduler = model.scheduler!
     // Before anything is awaited: from here on requests for it wait for a fresh load.
     model.unloading = true
-    const idleS = Math.round((performance.now() - model.lastUsedAt) / 100) / 10
+    const started = performance.now()
+    const idleS = Math.round((started - model.lastUsedAt) / 100) / 10
     try {
       // Only idle models are unloaded, so this only closes admission.
       await scheduler.drain()
@@ -246,7 +231,10 @@ export class ModelRouter {
     }
     this.options.metrics.modelLoaded.set({ model: id }, 0)
     this.options.metrics.modelUnloads.inc({ model: id, reason })
-    this.options.log.info({ model: id, reason, idleS }, `unloaded ${id}: ${reason === 'ttl' ? `idle for ${idleS} s` : 'room for another model'}`)
+    this.options.log.info(
+      { model: id, reason, idleS, unloadMs: Math.round(performance.now() - started) },
+      `unloaded ${id}: ${reason === 'ttl' ? `idle for ${idleS} s` : 'room for another model'}`,
+    )
   }
 
   /** Keeps busy models' last use current and unloads those idle past their ttl. */

@@ -2,7 +2,7 @@ import { InvalidRequestError } from '../../errors.js'
 import type { ChatMessage, GenerationRequest } from '../../engine/types.js'
 import type { ChatCompletionRequest, ChatMessageWire } from '../schemas/chat.js'
 import { decodeHistoryCalls, decodeTools } from './chat-tools.js'
-import { decodeGenerationParams, refuseUnsupported, type Refusal } from './generation-params.js'
+import { type ModelLimits, decodeGenerationParams, refuseUnsupported, type Refusal } from './generation-params.js'
 
 /** Chat-only fields this server cannot honour yet (see refuseUnsupported). */
 const REFUSED: ReadonlyArray<Refusal<ChatCompletionRequest>> = [
@@ -18,7 +18,7 @@ const REFUSED: ReadonlyArray<Refusal<ChatCompletionRequest>> = [
 ]
 
 /** Wire chat request → protocol-free GenerationRequest. `model` is the resolved model id. */
-export function decodeChatRequest(body: ChatCompletionRequest, model: string, limits: { maxChoices: number }): GenerationRequest {
+export function decodeChatRequest(body: ChatCompletionRequest, model: string, limits: ModelLimits): GenerationRequest {
   refuseUnsupported(body, REFUSED)
   const params = decodeGenerationParams(body, limits)
   if (body.top_logprobs != null && body.logprobs !== true) {

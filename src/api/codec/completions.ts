@@ -4,7 +4,7 @@ import type { Completion, CompletionChunk, CompletionRequest, LegacyLogprobs } f
 import type { ResponseMeta } from './chat-response.js'
 import { encodeUsage } from './chat-response.js'
 import { UsageTotals } from './fold-events.js'
-import { decodeGenerationParams } from './generation-params.js'
+import { type ModelLimits, decodeGenerationParams } from './generation-params.js'
 
 /** One completions request: a generation per prompt, and what each choice starts with when echoed. */
 export interface DecodedCompletion {
@@ -14,7 +14,7 @@ export interface DecodedCompletion {
 }
 
 /** Wire completions request → one GenerationRequest per prompt (a batch answers with one choice per prompt × n). */
-export function decodeCompletionRequest(body: CompletionRequest, model: string, limits: { maxChoices: number }): DecodedCompletion {
+export function decodeCompletionRequest(body: CompletionRequest, model: string, limits: ModelLimits): DecodedCompletion {
   const params = decodeGenerationParams(body, limits)
   const top = body.logprobs === true ? 0 : typeof body.logprobs === 'number' ? body.logprobs : null
   const echo = body.echo ?? false

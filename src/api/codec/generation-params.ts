@@ -2,6 +2,7 @@ import { randomInt } from 'node:crypto'
 import { InvalidRequestError } from '../../errors.js'
 // The schema-to-grammar converter is pure (no engine state): converting here lets an unenforceable keyword fail as a 400.
 import { jsonObjectGrammar, jsonSchemaGrammar, UnsupportedSchemaError } from '../../engine/json-schema-grammar.js'
+import type { ModelConfig } from '../../config/schema.js'
 import type { GenerationRequest, GrammarSpec } from '../../engine/types.js'
 import type { GenerationParams, ResponseFormat } from '../schemas/generation-params.js'
 
@@ -37,8 +38,14 @@ export function ignoredParams(body: object, schema: { properties: object }): str
 /** The decoded fields every generation endpoint shares: sampling, length, stops, n, grammar. */
 export type GenerationParamsDecoded = Omit<GenerationRequest, 'model' | 'input' | 'logprobs' | 'promptLogprobs' | 'echo'>
 
-/** Shared fields of a chat or completions request → their protocol-free form; defaults are OpenAI's. */
-export function decodeGenerationParams(body: GenerationParams, limits: { maxChoices: number }): GenerationParamsDecoded {
+/** What a model's config contributes to decoding: its `n` limit and the sampling defaults it sets. */
+export type ModelLimits = Pick<ModelConfig, 'maxChoices' | 'defaults'>
+
+/**
+ * Shared fields of a chat or completions request → their protocol-free form. A value absent from the
+ * request comes from the model's configured defaults, then OpenAI's.
+ */
+export function decodeGenerationParams(body: GenerationParams, limits: ModelLimits): GenerationParamsDecoded {
   refuseUnsupported(body, REFUSED)
   const n = body.n ?? 1
   if (n > limits.maxChoices) {
@@ -48,13 +55,14 @@ export function decodeGenerationParams(body: GenerationParams, limits: { maxChoi
     throw new InvalidRequestError(`best_of (${body.best_of}) must equal n (${n}): ranking candidates is not supported.`, 'best_of')
   }
   const stop = body.stop == null ? [] : typeof body.stop === 'string' ? [body.stop] : body.stop
-  const topK = body.top_k ?? 0
+  const defaults = limits.defaults
+  const topK = body.top_k ?? defaults.topK ?? 0
   return {
     sampling: {
-      temperature: body.temperature ?? 1,
-      topP: body.top_p ?? 1,
+      temperature: body.temperature ?? defaults.temperature ?? 1,
+      topP: body.top_p ?? defaults.topP ?? 1,
       topK: topK > 0 ? topK : null,
-      minP: body.min_p ?? 0,
+      minP: body.min_p ?? defaults.minP ?? 0,
       seed: body.seed == null ? randomInt(0, 2 ** 32) : toUint32(body.seed),
       frequencyPenalty: body.frequency_penalty ?? 0,
       presencePenalty: body.presence_penalty ?? 0,
@@ -63,7 +71,7 @@ export function decodeGenerationParams(body: GenerationParams, limits: { maxChoi
       bannedTokens: body.bad_token_ids ?? [],
       allowedTokens: body.allowed_token_ids ?? null,
     },
-    maxTokens: body.max_tokens ?? null,
+    maxTokens: body.max_tokens ?? defaults.maxTokens ?? null,
     stop: {
       strings: stop,
       tokenIds: body.stop_token_ids ?? [],

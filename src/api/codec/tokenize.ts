@@ -28,7 +28,7 @@ export function decodeTokenizeRequest(body: TokenizeRequest, model: string): Tok
   const { input } = decodeChatRequest(
     { messages, add_generation_prompt, continue_final_message, chat_template, chat_template_kwargs, tools },
     model,
-    { maxChoices: 1 },
+    { maxChoices: 1, defaults: {} },
   )
   return { input: input as Extract<TokenizeInput, { kind: 'chat' }>, returnTokenStrs }
 }

@@ -20,7 +20,7 @@ export const chatRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const body = request.body
-      const scheduler = app.router.resolve(body.model)
+      const scheduler = await app.router.acquire(body.model)
       const { info } = scheduler.model
       const generation = decodeChatRequest(body, info.id, scheduler.model.config)
       const ignored = ignoredParams(body, ChatCompletionRequestSchema)

@@ -21,7 +21,7 @@ export const completionRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const body = request.body
-      const scheduler = app.router.resolve(body.model)
+      const scheduler = await app.router.acquire(body.model)
       const { info } = scheduler.model
       const decoded = decodeCompletionRequest(body, info.id, scheduler.model.config)
       const ignored = ignoredParams(body, CompletionRequestSchema)

@@ -18,7 +18,7 @@ export const embeddingRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const body = request.body
-      const loaded = app.router.resolve(body.model).model
+      const loaded = (await app.router.acquire(body.model)).model
       const job = decodeEmbeddingRequest(body)
       const ignored = ignoredParams(body, EmbeddingRequestSchema)
       if (ignored.length > 0) reply.header('x-ignored-params', ignored.join(','))

@@ -22,7 +22,7 @@ export const tokenizeRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const loaded = app.router.resolve(request.body.model).model
+      const loaded = (await app.router.acquire(request.body.model)).model
       const { input, returnTokenStrs } = decodeTokenizeRequest(request.body, loaded.info.id)
       const ignored = ignoredParams(request.body, TokenizeRequestSchema)
       if (ignored.length > 0) reply.header('x-ignored-params', ignored.join(','))
@@ -45,7 +45,7 @@ export const tokenizeRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const { model, tokens, skip_special_tokens } = request.body
       const ignored = ignoredParams(request.body, DetokenizeRequestSchema)
       if (ignored.length > 0) reply.header('x-ignored-params', ignored.join(','))
-      const tokenizer = new Tokenizer(app.router.resolve(model).model)
+      const tokenizer = new Tokenizer((await app.router.acquire(model)).model)
       return { prompt: tokenizer.detokenize(tokens, !(skip_special_tokens ?? true), 'tokens') }
     },
   )
