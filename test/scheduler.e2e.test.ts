@@ -165,14 +165,15 @@ describe('deadlines', () => {
     const t = await serve({ parallel: '1', contextSize: '2048', requestTimeoutMs: '400' })
     const running = postJson(t.origin, '/v1/chat/completions', long())
     await waitFor(async () => value(await scrape(t.origin), 'gguf_serve_slots_busy') === 1)
-    // `next` takes the slot when `running` hits its deadline, then holds it past the deadline of `last`.
-    const next = postJson(t.origin, '/v1/chat/completions', long())
+    const waiting = postJson(t.origin, '/v1/chat/completions', { model: MODEL, messages: messages('late'), max_tokens: 2 })
     await waitFor(async () => value(await scrape(t.origin), 'gguf_serve_requests_waiting') === 1)
-    const last = await postJson(t.origin, '/v1/chat/completions', { model: MODEL, messages: messages('late'), max_tokens: 2 })
-    expect(last.status).toBe(503)
-    expect(last.json.error.code).toBe('timeout')
-    expect(last.headers.get('retry-after')).toBe('1')
-    for (const res of [await running, await next]) {
+    // Arriving later but going first (priority), `urgent` holds the slot past the deadline of `waiting`.
+    const urgent = postJson(t.origin, '/v1/chat/completions', long({ priority: -1 }))
+    const late = await waiting
+    expect(late.status).toBe(503)
+    expect(late.json.error.code).toBe('timeout')
+    expect(late.headers.get('retry-after')).toBe('1')
+    for (const res of [await running, await urgent]) {
       expect(res.status).toBe(200)
       expect(res.json.choices[0].finish_reason).toBe('length')
       expect(res.json.usage.completion_tokens).toBeLessThan(800)
