@@ -53,7 +53,7 @@ describe('schema violations are 400 naming the param', () => {
   })
 
   it('a parameter the server cannot honour yet is refused, not ignored', async () => {
-    expectError(await chat({ messages: user('x'), chat_template: '{{ messages }}' }), 400, 'chat_template')
+    expectError(await chat({ messages: user('x'), chat_template: '{% if %}' }), 400, 'chat_template')
     expectError(await chat({ messages: user('x'), tool_choice: 'required' }), 400, 'tool_choice')
     // Their no-op values pass.
     expect((await chat({ messages: user('x'), chat_template_kwargs: {}, tools: [], max_tokens: 1 })).status).toBe(200)

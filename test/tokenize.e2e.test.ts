@@ -46,6 +46,11 @@ describe('tokenize and detokenize', () => {
     const rendered = await detokenize(tokens, { skip_special_tokens: false })
     expect(rendered).toContain(`Hello there, how are you?${IM_END}`)
     expect(rendered).toMatch(/assistant\n$/)
+    // The chat template controls apply as in the chat endpoint.
+    const open = await tokenize({ messages, add_generation_prompt: false })
+    expect(await detokenize(open.tokens, { skip_special_tokens: false })).toMatch(new RegExp(`${IM_END}\n$`))
+    const short = await tokenize({ messages, chat_template: '{{ messages[-1].content }}' })
+    expect(await detokenize(short.tokens)).toBe('Hello there, how are you?')
   })
 
   it('special-token text becomes the special token; detokenize keeps it only when asked', async () => {
@@ -74,7 +79,7 @@ describe('tokenize and detokenize', () => {
       [{}, 'prompt'],
       [{ prompt: 'hi', messages: [{ role: 'user', content: 'hi' }] }, 'messages'],
       [{ messages: [{ role: 'user', content: 'hi' }], add_special_tokens: true }, 'add_special_tokens'],
-      [{ messages: [{ role: 'user', content: 'hi' }], add_generation_prompt: false }, 'add_generation_prompt'],
+      [{ messages: [{ role: 'user', content: 'hi' }], continue_final_message: true }, 'continue_final_message'],
     ]
     for (const [body, param] of cases) {
       const res = await postJson(t.origin, '/tokenize', body)

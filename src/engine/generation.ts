@@ -10,6 +10,7 @@ import {
 import { EngineError } from '../errors.js'
 import { randomBytes } from 'node:crypto'
 import { validateJson } from './json-validator.js'
+import { ReasoningSplitter, type ReasoningPiece } from './reasoning-splitter.js'
 import { SamplingBias } from './sampling-bias.js'
 import { StopMatcher } from './stop-matcher.js'
 import { TokenTextDecoder } from './token-text-decoder.js'
@@ -35,6 +36,8 @@ export interface GenerationPlan {
   grammar: LlamaGrammar | null
   /** The format tool calls are read in; null = the output is only text (no tools, or tool choice `none`). */
   toolFormat: ToolCallFormat | null
+  /** A thinking model's prompt (see RenderedPrompt): the output is split into reasoning and content. null = plain. */
+  reasoning?: { startsInside: boolean } | null
 }
 
 type Phase =
@@ -78,6 +81,14 @@ export class Generation {
   private readonly toolParser: ToolCallParser | null
   /** The calls read so far: name and arguments text, validated at the end. */
   private readonly toolCalls: Array<{ name: string; arguments: string }> = []
+  /** Splits a thinking model's output into reasoning and content (before stops and tool calls see it). */
+  private readonly splitter: ReasoningSplitter | null
+  /** Completion tokens generated inside the thinking segment, markers included. */
+  private reasoningTokens = 0
+  /** Tokens read while the splitter could not yet tell whether a segment opens (counted once it can). */
+  private undecidedTokens = 0
+  /** generatedCount when the last token was classified (flushes route text without a new token). */
+  private countedUpTo = 0
   /** Where the leader's prompt evaluation ends (n > 1 keeps the last token for every choice). */
   private readonly prefillEnd: number
   /** Prompt tokens a follower had to evaluate itself (1, or all when the copy was declined). */
@@ -110,6 +121,7 @@ export class Generation {
     )
     this.grammarState = plan.grammar ? new LlamaGrammarEvaluationState({ model, grammar: plan.grammar }) : null
     this.toolParser = plan.toolFormat ? new ToolCallParser(plan.toolFormat) : null
+    this.splitter = plan.reasoning ? new ReasoningSplitter(plan.reasoning.startsInside) : null
     if (choice === 0 && request.echo && !request.promptLogprobs) this.reportPrompt(null)
     if (choice === 0 && request.promptLogprobs && this.prefillEnd === 0) {
       // A one-token prompt: nothing to evaluate before sampling, and its only token has no logprob.
@@ -353,25 +365,66 @@ export class Generation {
     this.counts.set(token, (this.counts.get(token) ?? 0) + 1)
     const text = this.decoder.push(token)
     if (stop.tokenIds.includes(token) && !this.belowMinTokens) {
-      this.emitText(this.stops.push(text).emit + this.stops.flush())
+      this.route(text, { final: true, matchStops: false })
       return this.finish('stop', token)
     }
-    if (this.generatedCount <= stop.minTokens) {
-      // Stop strings only count once min_tokens are out.
-      this.emitText(text)
-    } else {
-      const match = this.stops.push(text)
-      if (match.stop !== undefined) return this.finishOnStop(match.emit, match.stop)
+    // Stop strings only count once min_tokens are out.
+    if (this.route(text, { final: false, matchStops: this.generatedCount > stop.minTokens })) return
+    if (this.generatedCount >= this.plan.maxTokens) this.finishFlushing('length')
+  }
+
+  /**
+   * Sends decoded text on: a thinking model's reasoning out as `reasoning`, the content through the stop
+   * matcher (stop strings apply to the answer, not the thoughts) to `emitText`. `final`: the text ended,
+   * so whatever was held back is released. Returns true when a stop string ended the choice.
+   */
+  private route(text: string, { final, matchStops }: { final: boolean; matchStops: boolean }): boolean {
+    let pieces: ReasoningPiece[] = [{ type: 'content', text }]
+    if (this.splitter) {
+      pieces = this.splitter.push(text)
+      this.countReasoningToken()
+      if (final) pieces.push(...this.splitter.finish())
+    }
+    for (const piece of pieces) {
+      if (piece.type === 'reasoning') {
+        this.emitReasoning(piece.text)
+        continue
+      }
+      if (!matchStops) {
+        this.emitText(this.stops.flush() + piece.text)
+        continue
+      }
+      const match = this.stops.push(piece.text)
+      if (match.stop !== undefined) {
+        this.finishOnStop(match.emit, match.stop)
+        return true
+      }
       this.emitText(match.emit)
     }
-    if (this.generatedCount >= this.plan.maxTokens) this.finishFlushing('length')
+    if (final) this.emitText(this.stops.flush())
+    return false
+  }
+
+  /**
+   * The token just routed was generated inside the thinking segment when the splitter was inside it at
+   * any point while reading it (so both markers count); tokens read while it was undecided (leading
+   * blanks, part of `<think>`) count once the segment turns out to open.
+   */
+  private countReasoningToken(): void {
+    if (this.generatedCount === this.countedUpTo) return
+    this.countedUpTo = this.generatedCount
+    const splitter = this.splitter!
+    if (splitter.undecided) {
+      this.undecidedTokens++
+      return
+    }
+    if (splitter.touchedReasoning) this.reasoningTokens += 1 + this.undecidedTokens
+    this.undecidedTokens = 0
   }
 
   /** Ends without a stop string so far: what was held back can no longer become one, so it is real text. */
   private finishFlushing(reason: FinishReason): void {
-    const tail = this.stops.push(this.decoder.flush())
-    if (tail.stop !== undefined) return this.finishOnStop(tail.emit, tail.stop)
-    this.emitText(tail.emit + this.stops.flush())
+    if (this.route(this.decoder.flush(), { final: true, matchStops: this.generatedCount > this.plan.request.stop.minTokens })) return
     this.finish(reason, null)
   }
 
@@ -379,6 +432,14 @@ export class Generation {
     const requested = this.plan.request.stop.strings.includes(stop)
     this.emitText(requested && this.plan.request.stop.includeStopString ? before + stop : before)
     this.finish('stop', requested ? stop : null)
+  }
+
+  /** Thinking goes out as it comes, unless the request asked not to see it (its tokens still count). */
+  private emitReasoning(text: string): void {
+    if (!text || this.plan.request.reportReasoning === false) return
+    this.textEmitted = true
+    this.events.push({ type: 'reasoning', choice: this.choice, text, tokens: this.unreportedTokens })
+    this.unreportedTokens = 0
   }
 
   private emitText(text: string): void {
@@ -459,6 +520,7 @@ export class Generation {
         promptTokens: this.plan.promptTokens.length,
         completionTokens: this.generatedCount,
         cachedTokens: this.cachedTokens,
+        ...(this.splitter ? { reasoningTokens: this.reasoningTokens } : {}),
       },
     })
   }

@@ -7,8 +7,9 @@ import { ContextLengthExceededError, InvalidRequestError, StartupError } from '.
 import { availableCpus } from './available-cpus.js'
 import { Generation, type GenerationPlan } from './generation.js'
 import { UnsupportedSchemaError } from './json-schema-grammar.js'
-import { toolCallGrammar } from './tool-call-grammar.js'
-import { PromptRenderer } from './prompt-renderer.js'
+import { textWithout, toolCallGrammar } from './tool-call-grammar.js'
+import { PromptRenderer, type RenderedPrompt } from './prompt-renderer.js'
+import { THINK_CLOSE, THINK_OPEN } from './reasoning-splitter.js'
 import { Slot } from './slot.js'
 import type { GenerationRequest, GrammarSpec } from './types.js'
 import { Vocabulary } from './vocabulary.js'
@@ -129,7 +130,8 @@ export class LoadedModel {
     if (request.n > this.info.parallel) {
       throw new InvalidRequestError(`n is ${request.n}, but this model serves at most ${this.info.parallel} choices at once (--parallel).`, 'n')
     }
-    let promptTokens = this.promptTokens(request)
+    const rendered = this.promptTokens(request)
+    let promptTokens = rendered.tokens
     if (request.truncatePromptTokens !== null) promptTokens = promptTokens.slice(-request.truncatePromptTokens)
     const free = this.info.contextSize - promptTokens.length
     // At least one completion token must fit.
@@ -137,14 +139,16 @@ export class LoadedModel {
     // The configured maxTokens is both the default and the ceiling.
     const ceiling = Math.min(request.maxTokens ?? this.config.maxTokens, this.config.maxTokens)
     const grammar = this.grammarSpec(request)
+    const reasoning = rendered.reasoning
     return {
       request,
       promptTokens,
       maxTokens: Math.min(ceiling, free),
       turnStopTokens: this.renderer.stopTokenIds,
       turnStopTexts: this.renderer.stopTexts,
-      grammar: grammar ? this.compileGrammar(request, grammar) : null,
+      grammar: grammar ? this.compileGrammar(request, reasoning ? allowThinking(grammar, reasoning.startsInside) : grammar) : null,
       toolFormat: request.tools && request.tools.choice.kind !== 'none' ? this.renderer.toolFormat : null,
+      reasoning,
     }
   }
 
@@ -169,17 +173,17 @@ export class LoadedModel {
     }
   }
 
-  private promptTokens(request: GenerationRequest): Token[] {
+  private promptTokens(request: GenerationRequest): RenderedPrompt {
     const input = request.input
     switch (input.kind) {
       case 'chat':
-        return this.renderer.render(input.messages, request.tools?.definitions ?? null).tokens
+        return this.renderer.render(input.messages, request.tools?.definitions ?? null, input.template ?? null)
       case 'text':
-        return this.renderer.tokenizeText(input.text)
+        return { tokens: this.renderer.tokenizeText(input.text), reasoning: null }
       case 'infill':
-        return this.renderer.infill(input.prefix, input.suffix)
+        return { tokens: this.renderer.infill(input.prefix, input.suffix), reasoning: null }
       case 'tokens':
-        return input.tokens as Token[]
+        return { tokens: input.tokens as Token[], reasoning: null }
     }
   }
 
@@ -297,6 +301,20 @@ export function contextShape(config: ModelConfig, trainContextSize: number): { c
     contextSize: Math.min(config.contextSize, trainContextSize),
     batchSize: Math.max(config.batchSize, config.prefillChunkTokens + config.parallel),
   }
+}
+
+/**
+ * A thinking model's output starts with its thoughts: a grammar that constrains the answer (tool calls,
+ * JSON) lets a `<think>…</think>` segment come first (it must, when the prompt opened it), so the call
+ * or the JSON follows the thoughts instead of being forced inside them. A raw GBNF `response_format`
+ * is the client's whole-output grammar and stays as it is.
+ */
+function allowThinking(spec: GrammarSpec, startsInside: boolean): GrammarSpec {
+  if (spec.param === 'response_format.grammar') return spec
+  const answer = spec.gbnf.replace(/^root ::=/m, 'reasoned-answer ::=')
+  const thoughts = `think-text-0 ${JSON.stringify(THINK_CLOSE)} [ \\t\\n]*`
+  const root = startsInside ? `root ::= ${thoughts} reasoned-answer` : `root ::= ( ${JSON.stringify(THINK_OPEN)} ${thoughts} )? reasoned-answer`
+  return { ...spec, gbnf: [root, answer, ...textWithout(THINK_CLOSE, 'think-text')].join('\n') }
 }
 
 function fingerprint(...parts: Array<string | number>): string {

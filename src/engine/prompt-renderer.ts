@@ -3,10 +3,29 @@ import { LlamaText, resolveChatWrapper, type ChatHistoryItem, type ChatWrapper, 
 import { InvalidRequestError } from '../errors.js'
 import { detectToolCallFormat, type ToolCallFormat } from './tool-call-formats.js'
 import { hfTool, inlineTools } from './tool-prompt.js'
-import type { ChatMessage, ToolDefinition } from './types.js'
+import { THINK_CLOSE, THINK_OPEN } from './reasoning-splitter.js'
+import type { ChatMessage, ChatTemplateOptions, ToolDefinition } from './types.js'
 
 export interface RenderedPrompt {
   tokens: Token[]
+  /**
+   * The template is a thinking one (it mentions `<think>`): the output is split into reasoning and
+   * content. `startsInside`: the prompt itself opened the segment, so the output begins inside it.
+   * null = a plain model.
+   */
+  reasoning: { startsInside: boolean } | null
+}
+
+/** Per-request templates compiled, by text: clients repeat the same one. */
+const MAX_CACHED_TEMPLATES = 8
+
+/** Marks where the continued message's content ends in the rendered text (private-use characters). */
+const CONTINUE_MARK = '\uE000gguf-serve-continue\uE001'
+
+interface CompiledTemplate {
+  template: Template
+  knowsTools: boolean
+  thinks: boolean
 }
 
 /**
@@ -29,8 +48,8 @@ export class PromptRenderer {
   readonly stopTexts: readonly string[]
   /** How this model writes tool calls, read from its template. */
   readonly toolFormat: ToolCallFormat
-  /** The template renders `tools` itself; otherwise tools go into the system message (see inlineTools). */
-  private readonly templateKnowsTools: boolean
+  private readonly compiled: CompiledTemplate | null
+  private readonly requestTemplates = new Map<string, CompiledTemplate>()
 
   constructor(
     private readonly model: LlamaModel,
@@ -42,7 +61,7 @@ export class PromptRenderer {
     this.stopTokenIds = stopTokenIds
     this.stopTexts = stopTexts
     this.toolFormat = detectToolCallFormat(this.template ? templateSource : null)
-    this.templateKnowsTools = this.template !== null && /\btools\b/.test(templateSource!)
+    this.compiled = this.template ? describe(this.template, templateSource!) : null
   }
 
   get format(): string {
@@ -66,14 +85,41 @@ export class PromptRenderer {
     return this.withBos([pre, ...this.model.tokenize(prefix), suf, ...this.model.tokenize(suffix), middle])
   }
 
-  /** `tools`: the functions offered to the model (null = none), rendered as the template wants them. */
-  render(messages: readonly ChatMessage[], tools: readonly ToolDefinition[] | null = null): RenderedPrompt {
-    if (this.wrapper) {
-      const { contextText } = this.wrapper.generateContextState({ chatHistory: toChatHistory(inlineTools(messages, tools)) })
-      return { tokens: contextText.tokenize(this.model.tokenizer) }
+  /**
+   * `tools`: the functions offered to the model (null = none), rendered as the template wants them.
+   * `options`: the request's template controls (null = the model's template with the defaults).
+   */
+  render(messages: readonly ChatMessage[], tools: readonly ToolDefinition[] | null = null, options: ChatTemplateOptions | null = null): RenderedPrompt {
+    const compiled = options?.source != null ? this.requestTemplate(options.source) : this.compiled
+    if (!compiled) {
+      refuseWrapperOptions(options)
+      const { contextText } = this.wrapper!.generateContextState({ chatHistory: toChatHistory(inlineTools(messages, tools)) })
+      return { tokens: contextText.tokenize(this.model.tokenizer), reasoning: null }
     }
-    if (!this.templateKnowsTools) return { tokens: this.tokenizeText(this.renderTemplate(this.template!, inlineTools(messages, tools), null)) }
-    return { tokens: this.tokenizeText(this.renderTemplate(this.template!, messages, tools)) }
+    const shown = compiled.knowsTools ? messages : inlineTools(messages, tools)
+    const text = this.renderTemplate(compiled.template, shown, compiled.knowsTools ? tools : null, options)
+    const continued = options?.continueFinalMessage ? (messages.at(-1)?.content ?? '') : null
+    return { tokens: this.tokenizeText(text), reasoning: compiled.thinks ? { startsInside: opensThinking(text, continued) } : null }
+  }
+
+  /** A request's own template, compiled once per text (a few kept); one that does not parse is a 400. */
+  private requestTemplate(source: string): CompiledTemplate {
+    let compiled = this.requestTemplates.get(source)
+    if (compiled) {
+      // Most recently used last, so the oldest is the one dropped.
+      this.requestTemplates.delete(source)
+      this.requestTemplates.set(source, compiled)
+      return compiled
+    }
+    if (!source.trim()) throw new InvalidRequestError("'chat_template' is empty; send a Jinja template or leave it out.", 'chat_template')
+    try {
+      compiled = describe(new Template(source), source)
+    } catch (error) {
+      throw new InvalidRequestError(`'chat_template' does not parse as a Jinja template: ${(error as Error).message}`, 'chat_template')
+    }
+    if (this.requestTemplates.size >= MAX_CACHED_TEMPLATES) this.requestTemplates.delete(this.requestTemplates.keys().next().value!)
+    this.requestTemplates.set(source, compiled)
+    return compiled
   }
 
   /** Templates usually print bos_token themselves; add it only where the text lacks it and the model wants it. */
@@ -83,20 +129,75 @@ export class PromptRenderer {
     return tokens
   }
 
-  private renderTemplate(template: Template, messages: readonly ChatMessage[], tools: readonly ToolDefinition[] | null): string {
+  private renderTemplate(
+    template: Template,
+    messages: readonly ChatMessage[],
+    tools: readonly ToolDefinition[] | null,
+    options: ChatTemplateOptions | null,
+  ): string {
+    const continuing = options?.continueFinalMessage === true
+    let shown = messages.map(hfMessage)
+    if (continuing) {
+      const last = messages.at(-1)!
+      if (last.role !== 'assistant') {
+        throw new InvalidRequestError("'continue_final_message' needs the last message to be an assistant message to continue.", 'continue_final_message')
+      }
+      // A mark after the content finds where it ends in the rendered text, whatever the template wraps around it.
+      shown = [...shown.slice(0, -1), { ...shown.at(-1)!, content: last.content + CONTINUE_MARK }]
+    }
+    let text: string
     try {
-      return template.render({
-        messages: messages.map(hfMessage),
+      text = template.render({
+        ...templateVariables(options),
+        messages: shown,
         ...(tools && tools.length > 0 ? { tools: tools.map(hfTool) } : {}),
-        add_generation_prompt: true,
+        ...(options?.documents ? { documents: options.documents } : {}),
+        add_generation_prompt: continuing ? false : (options?.addGenerationPrompt ?? true),
         bos_token: this.model.tokens.bosString ?? '',
         eos_token: this.model.tokens.eosString ?? '',
       })
     } catch (error) {
       // Templates reject conversations they cannot format (raise_exception("roles must alternate…")).
-      throw new InvalidRequestError(`The model's chat template rejected these messages: ${(error as Error).message}`, 'messages')
+      const whose = options?.source != null ? "The request's chat_template" : "The model's chat template"
+      throw new InvalidRequestError(`${whose} rejected these messages: ${(error as Error).message}`, options?.source != null ? 'chat_template' : 'messages')
     }
+    if (!continuing) return text
+    const end = text.lastIndexOf(CONTINUE_MARK)
+    if (end < 0) {
+      throw new InvalidRequestError("The chat template does not print the last assistant message's content, so it cannot be continued.", 'continue_final_message')
+    }
+    return text.slice(0, end)
   }
+}
+
+/** What the renderer needs to know about a template, read once from its text. */
+function describe(template: Template, source: string): CompiledTemplate {
+  return { template, knowsTools: /\btools\b/.test(source), thinks: source.includes(THINK_OPEN) }
+}
+
+/**
+ * Variables beyond the messages: `reasoning_effort` (and, for `none`, `enable_thinking: false`, the
+ * switch Qwen3-style templates read), then the client's own, which win.
+ */
+function templateVariables(options: ChatTemplateOptions | null): Record<string, unknown> {
+  if (!options) return {}
+  const effort = options.reasoningEffort
+  return {
+    ...(effort !== null ? { reasoning_effort: effort } : {}),
+    ...(effort === 'none' ? { enable_thinking: false } : {}),
+    ...options.variables,
+  }
+}
+
+/**
+ * The output starts inside a thinking segment: the generation prompt ends with `<think>` (templates that
+ * always think open it for the model), or the continued assistant message has an unclosed one.
+ */
+function opensThinking(text: string, continued: string | null): boolean {
+  if (text.trimEnd().endsWith(THINK_OPEN)) return true
+  if (continued === null) return false
+  const open = continued.lastIndexOf(THINK_OPEN)
+  return open >= 0 && !continued.includes(THINK_CLOSE, open)
 }
 
 /**
@@ -112,7 +213,25 @@ function hfMessage(m: ChatMessage): Record<string, unknown> {
       ? { tool_calls: m.toolCalls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })) }
       : {}),
     ...(m.toolCallId !== undefined ? { tool_call_id: m.toolCallId } : {}),
+    ...(m.reasoning !== undefined ? { reasoning_content: m.reasoning } : {}),
   }
+}
+
+/**
+ * Models without a Jinja template are rendered by node-llama-cpp's chat wrappers, which have no template
+ * variables, documents or open-ended prompts: those options are refused unless at their no-op value
+ * (a `chat_template` in the request renders through Jinja instead). `reasoning_effort` is a hint that
+ * models without a thinking template ignore.
+ */
+function refuseWrapperOptions(options: ChatTemplateOptions | null): void {
+  if (!options) return
+  const why = "This model has no Jinja chat template (its prompt format is node-llama-cpp's), so"
+  if (Object.keys(options.variables).length > 0) {
+    throw new InvalidRequestError(`${why} template variables cannot apply; send a 'chat_template' too, or drop them.`, options.variablesParam)
+  }
+  if (options.documents?.length) throw new InvalidRequestError(`${why} 'documents' cannot be rendered; send a 'chat_template' too.`, 'documents')
+  if (options.continueFinalMessage) throw new InvalidRequestError(`${why} 'continue_final_message' is not supported; send a 'chat_template' too.`, 'continue_final_message')
+  if (!options.addGenerationPrompt) throw new InvalidRequestError(`${why} 'add_generation_prompt: false' is not supported; send a 'chat_template' too.`, 'add_generation_prompt')
 }
 
 function readChatTemplate(model: LlamaModel): string | null {

@@ -1,7 +1,7 @@
 import type { Token } from 'node-llama-cpp'
 import { InvalidRequestError } from '../errors.js'
 import type { LoadedModel } from './loaded-model.js'
-import type { ChatMessage } from './types.js'
+import type { ChatMessage, ChatTemplateOptions } from './types.js'
 
 /**
  * Text ↔ token ids for one loaded model, as the rest of the server sees them: `/tokenize` and
@@ -27,8 +27,8 @@ export class Tokenizer {
   }
 
   /** Chat messages through the model's chat template: exactly the prompt `/v1/chat/completions` evaluates. */
-  render(messages: readonly ChatMessage[]): number[] {
-    return this.loaded.renderer.render(messages).tokens
+  render(messages: readonly ChatMessage[], template: ChatTemplateOptions | null = null): number[] {
+    return this.loaded.renderer.render(messages, null, template).tokens
   }
 
   /**

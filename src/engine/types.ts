@@ -13,6 +13,8 @@ export interface ChatMessage {
   toolCalls?: ToolCallRecord[]
   /** Tool turns: the call this result answers. */
   toolCallId?: string
+  /** Assistant turns: the thinking that preceded the answer (templates see it as `reasoning_content`). */
+  reasoning?: string
 }
 
 export interface ToolCallRecord {
@@ -44,8 +46,32 @@ export interface ToolOptions {
   parallel: boolean
 }
 
+/** How much a reasoning model should think; templates that know the variable read it as `reasoning_effort`. */
+export type ReasoningEffort = 'none' | 'minimal' | 'low' | 'medium' | 'high'
+
+/**
+ * How a chat is rendered through a Jinja chat template (the model's or the request's own). Models
+ * rendered without one (node-llama-cpp's format detection) accept only the defaults.
+ */
+export interface ChatTemplateOptions {
+  /** A Jinja template replacing the model's for this request; null = the model's. */
+  source: string | null
+  /** Extra template variables (e.g. `enable_thinking: false`); they win over those derived from `reasoningEffort`. */
+  variables: Record<string, unknown>
+  /** The request field the variables came from, named in errors. */
+  variablesParam: string
+  /** Passed as `reasoning_effort`; `none` also sets `enable_thinking: false` unless `variables` set it. null = not sent. */
+  reasoningEffort: ReasoningEffort | null
+  /** End the prompt with the assistant header. Defaults to true. */
+  addGenerationPrompt: boolean
+  /** Cut the prompt right after the last (assistant) message's content, so the output continues it. */
+  continueFinalMessage: boolean
+  /** RAG documents, passed as `documents`; null = none. */
+  documents: Array<Record<string, unknown>> | null
+}
+
 export type GenerationInput =
-  | { kind: 'chat'; messages: ChatMessage[] }
+  | { kind: 'chat'; messages: ChatMessage[]; template?: ChatTemplateOptions }
   /** Raw text, tokenized as llama-server does: special-token text parsed, BOS added when the model wants it. */
   | { kind: 'text'; text: string }
   | { kind: 'tokens'; tokens: number[] }
@@ -122,6 +148,11 @@ export interface GenerationRequest {
   grammar: GrammarSpec | null
   /** Function calling (chat only); null = no tools. Calls are enforced by a grammar unless the choice is `none`. */
   tools?: ToolOptions | null
+  /**
+   * Report a reasoning model's thinking as `reasoning` events. Defaults to true; false = the thinking
+   * is generated (and counted) but not reported.
+   */
+  reportReasoning?: boolean
 }
 
 export type FinishReason = 'stop' | 'length' | 'tool_calls'
@@ -130,6 +161,8 @@ export interface Usage {
   promptTokens: number
   completionTokens: number
   cachedTokens: number
+  /** Completion tokens generated inside a thinking segment (markers included); absent = 0. */
+  reasoningTokens?: number
 }
 
 export interface TokenAlternative {
@@ -160,6 +193,8 @@ export type GenerationEvent =
   /** With `echo` or `promptLogprobs`, once, before any text: the prompt as text, and its tokens' logprobs. */
   | { type: 'prompt'; text: string; logprobs: PromptTokenLogprob[] | null }
   | { type: 'text'; choice: number; text: string; tokens: number; logprobs?: TokenLogprob[] }
+  /** A reasoning model's thinking (markers removed), before any `text` of the same choice. */
+  | { type: 'reasoning'; choice: number; text: string; tokens: number }
   /**
    * A tool call, streamed: the first event of call `index` carries `id` and `name` (and an empty
    * `argumentsDelta`); later ones only argument text. The deltas concatenate to the arguments JSON.

@@ -32,6 +32,7 @@ declare module 'fastify' {
       timings?: RequestTimings
       finishReason?: FinishReason
       prompt?: GenerationInput
+      reasoning?: string
       output?: string
     }
   }
@@ -79,7 +80,7 @@ export async function buildApp({ config, router, log, metrics }: AppDependencies
   })
   app.addHook('onResponse', async (request, reply) => {
     metrics.httpRequests.inc({ route: request.routeOptions.url ?? 'unknown', status: String(reply.statusCode) })
-    const { usage, timings, finishReason, prompt, output } = request.generationLog
+    const { usage, timings, finishReason, prompt, reasoning, output } = request.generationLog
     request.log.info(
       {
         method: request.method,
@@ -93,6 +94,7 @@ export async function buildApp({ config, router, log, metrics }: AppDependencies
         ttftMs: round(timings?.ttftMs),
         durationMs: round(reply.elapsedTime),
         prompt,
+        reasoning,
         output,
       },
       'request',

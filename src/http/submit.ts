@@ -32,6 +32,7 @@ async function* tapUsage(events: AsyncIterable<GenerationEvent>, request: Fastif
   const log = request.generationLog
   const usage = new UsageTotals()
   for await (const event of events) {
+    if (event.type === 'reasoning' && log.prompt !== undefined) log.reasoning = (log.reasoning ?? '') + event.text
     if (event.type === 'text' && log.prompt !== undefined) log.output = (log.output ?? '') + event.text
     if (event.type === 'finished') {
       usage.add(event.usage)

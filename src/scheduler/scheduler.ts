@@ -276,7 +276,8 @@ export class Scheduler {
       if (g.completionTokens > counted) metrics.generatedTokens.inc(this.labels, g.completionTokens - counted)
       entry.countedTokens[g.choice] = g.completionTokens
       for (const event of g.takeEvents()) {
-        if (event.type === 'text') {
+        // Thinking is output too: a reasoning model's first token is its first thought.
+        if (event.type === 'text' || event.type === 'reasoning') {
           const now = performance.now()
           if (entry.firstTokenAt === null) {
             entry.firstTokenAt = now

@@ -83,3 +83,33 @@ export const MISTRAL_TOOLS_TEMPLATE = `{{- bos_token }}
 {%- elif message.role == 'tool' %}[TOOL_RESULTS]{"content": {{ message.content | tojson }}, "call_id": "{{ message.tool_call_id }}"}[/TOOL_RESULTS]
 {%- endif %}
 {%- endfor %}`
+
+/**
+ * Qwen3 style thinking ChatML: earlier thoughts shown as `<think>` blocks, `documents` in a system turn,
+ * and with `enable_thinking: false` an empty thinking segment after the generation prompt (so the model
+ * answers at once), as Qwen3's own template does.
+ */
+export const THINKING_TEMPLATE = `
+{%- if documents %}<|im_start|>system
+Documents:
+{%- for d in documents %}
+{{ d.title }}: {{ d.text }}
+{%- endfor %}<|im_end|>
+{% endif %}
+{%- for message in messages %}
+{%- if message.role == 'assistant' %}<|im_start|>assistant
+{% if message.reasoning_content %}<think>
+{{ message.reasoning_content }}
+</think>
+
+{% endif %}{{ message.content }}<|im_end|>
+{% else %}<|im_start|>{{ message.role }}
+{{ message.content }}<|im_end|>
+{% endif %}
+{%- endfor %}
+{%- if add_generation_prompt %}<|im_start|>assistant
+{% if enable_thinking is defined and enable_thinking is false %}<think>
+
+</think>
+
+{% endif %}{% endif %}`

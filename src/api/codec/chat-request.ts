@@ -1,5 +1,5 @@
 import { InvalidRequestError } from '../../errors.js'
-import type { ChatMessage, GenerationRequest } from '../../engine/types.js'
+import type { ChatMessage, ChatTemplateOptions, GenerationRequest } from '../../engine/types.js'
 import type { ChatCompletionRequest, ChatMessageWire } from '../schemas/chat.js'
 import { decodeHistoryCalls, decodeTools } from './chat-tools.js'
 import { type ModelLimits, decodeGenerationParams, refuseUnsupported, type Refusal } from './generation-params.js'
@@ -7,11 +7,6 @@ import { type ModelLimits, decodeGenerationParams, refuseUnsupported, type Refus
 /** Chat-only fields this server cannot honour yet (see refuseUnsupported). */
 const REFUSED: ReadonlyArray<Refusal<ChatCompletionRequest>> = [
   ['echo', (v) => v === false, "'echo' is not supported for chat."],
-  ['add_generation_prompt', (v) => v === true, "'add_generation_prompt: false' is not supported yet."],
-  ['continue_final_message', (v) => v === false, "'continue_final_message' is not supported yet."],
-  ['chat_template', () => false, 'Per-request chat templates are not supported yet.'],
-  ['chat_template_kwargs', (v) => Object.keys(v as object).length === 0, "'chat_template_kwargs' is not supported yet."],
-  ['chat_template_args', (v) => Object.keys(v as object).length === 0, "'chat_template_args' is not supported yet."],
   ['modalities', (v) => (v as string[]).every((m) => m === 'text'), 'Only text output is supported.'],
   ['audio', () => false, 'Audio output is not supported.'],
   ['web_search_options', () => false, 'Web search is not supported.'],
@@ -29,15 +24,52 @@ export function decodeChatRequest(body: ChatCompletionRequest, model: string, li
     // One grammar per request: calls and a response format cannot both be enforced.
     throw new InvalidRequestError("response_format cannot be combined with tool calls; drop it or send tool_choice 'none'.", 'response_format')
   }
+  const template = decodeTemplateOptions(body)
   return {
     ...params,
     model,
-    input: { kind: 'chat', messages: body.messages.map(decodeMessage) },
+    input: { kind: 'chat', messages: body.messages.map(decodeMessage), ...(template ? { template } : {}) },
     ...(tools ? { tools } : {}),
+    ...(body.include_reasoning === false ? { reportReasoning: false } : {}),
     maxTokens: body.max_completion_tokens ?? params.maxTokens,
     logprobs: body.logprobs === true ? { top: body.top_logprobs ?? 0 } : null,
     promptLogprobs: null,
     echo: false,
+  }
+}
+
+/**
+ * The chat-template controls (vLLM's names); null when all are at their defaults. `chat_template_kwargs` and `chat_template_args` (TensorRT-LLM's
+ * name) are merged, the former winning. Whether the model can honour them is the renderer's to say: models
+ * without a Jinja template refuse the ones that are not no-ops.
+ */
+function decodeTemplateOptions(body: ChatCompletionRequest): ChatTemplateOptions | null {
+  const continueFinalMessage = body.continue_final_message ?? false
+  if (continueFinalMessage && body.add_generation_prompt === true) {
+    // vLLM's rule: a continued message has no new assistant header after it.
+    throw new InvalidRequestError(
+      "'continue_final_message' continues the last message, so it cannot also add a generation prompt; drop 'add_generation_prompt' or send false.",
+      'continue_final_message',
+    )
+  }
+  const kwargs = body.chat_template_kwargs ?? {}
+  const args = body.chat_template_args ?? {}
+  const defaults =
+    body.chat_template == null &&
+    Object.keys(kwargs).length + Object.keys(args).length === 0 &&
+    body.reasoning_effort == null &&
+    (body.add_generation_prompt ?? true) &&
+    !continueFinalMessage &&
+    body.documents == null
+  if (defaults) return null
+  return {
+    source: body.chat_template ?? null,
+    variables: { ...args, ...kwargs },
+    variablesParam: Object.keys(kwargs).length > 0 || Object.keys(args).length === 0 ? 'chat_template_kwargs' : 'chat_template_args',
+    reasoningEffort: body.reasoning_effort ?? null,
+    addGenerationPrompt: continueFinalMessage ? false : (body.add_generation_prompt ?? true),
+    continueFinalMessage,
+    documents: body.documents ?? null,
   }
 }
 
@@ -57,6 +89,9 @@ function decodeMessage(message: ChatMessageWire, index: number): ChatMessage {
     ...(message.name ? { name: message.name } : {}),
     ...(toolCalls.length > 0 ? { toolCalls } : {}),
     ...(role === 'tool' ? { toolCallId: message.tool_call_id! } : {}),
+    ...(role === 'assistant' && (message.reasoning_content ?? message.reasoning) != null
+      ? { reasoning: (message.reasoning_content ?? message.reasoning)! }
+      : {}),
   }
 }
 

@@ -27,7 +27,7 @@ export function encodeUsage(usage: Usage): ChatCompletion['usage'] {
     completion_tokens: usage.completionTokens,
     total_tokens: usage.promptTokens + usage.completionTokens,
     prompt_tokens_details: { cached_tokens: usage.cachedTokens },
-    completion_tokens_details: { reasoning_tokens: 0 },
+    completion_tokens_details: { reasoning_tokens: usage.reasoningTokens ?? 0 },
   }
 }
 
@@ -49,13 +49,19 @@ export function encodeChatCompletion(folded: FoldedGeneration, meta: ResponseMet
   }
 }
 
-/** With calls, `content` is the text before the first call, or null when there was none (OpenAI's shape). */
+/**
+ * With calls, `content` is the text before the first call, or null when there was none (OpenAI's shape);
+ * likewise null when a thinking model only thought (vLLM's shape). Reasoning goes under both names
+ * clients read: `reasoning_content` (DeepSeek, llama-server) and `reasoning` (vLLM's newer name).
+ */
 function encodeMessage(choice: FoldedChoice): ChatCompletion['choices'][number]['message'] {
-  if (!choice.toolCalls?.length) return { role: 'assistant', content: choice.text, refusal: null }
+  const reasoning = choice.reasoning !== undefined ? { reasoning_content: choice.reasoning, reasoning: choice.reasoning } : {}
+  if (!choice.toolCalls?.length) return { role: 'assistant', content: choice.reasoning !== undefined ? choice.text || null : choice.text, refusal: null, ...reasoning }
   return {
     role: 'assistant',
     content: choice.text || null,
     refusal: null,
+    ...reasoning,
     tool_calls: choice.toolCalls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })),
   }
 }
@@ -96,6 +102,8 @@ export class ChatChunkEncoder {
         return Array.from({ length: event.choices }, (_, index) => this.chunk(index, { role: 'assistant', content: '' }))
       case 'text':
         return [this.chunk(event.choice, { content: event.text }, { finish_reason: null }, event.logprobs)]
+      case 'reasoning':
+        return [this.chunk(event.choice, { reasoning_content: event.text, reasoning: event.text })]
       case 'toolCallDelta': {
         // OpenAI's shape: id, type and name once, with empty arguments; then only index and argument text.
         const call =

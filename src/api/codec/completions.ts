@@ -132,7 +132,8 @@ export class CompletionChunkEncoder {
         return [this.textChunk(index, event.text, state.generated(event.logprobs, this.lengths.get(index) ?? 0))]
       }
       case 'toolCallDelta':
-        return [] // completions offer no tools
+      case 'reasoning':
+        return [] // completions offer no tools, and raw prompts are not split into reasoning
       case 'finished': {
         state.usage.add(event.usage)
         this.finished++

@@ -9,6 +9,8 @@ export interface FoldedToolCall {
 
 export interface FoldedChoice {
   text: string
+  /** A thinking model's reasoning, concatenated (absent: none was reported). */
+  reasoning?: string
   /** The calls the choice made, arguments concatenated from their deltas (absent or empty: none). */
   toolCalls?: FoldedToolCall[]
   finishReason: FinishReason
@@ -27,6 +29,7 @@ export interface FoldedGeneration {
  */
 export async function foldEvents(events: AsyncIterable<GenerationEvent>): Promise<FoldedGeneration> {
   const texts: string[] = []
+  const reasonings: Array<string | undefined> = []
   const logprobs: Array<TokenLogprob[] | null> = []
   const choices: FoldedChoice[] = []
   const calls: FoldedToolCall[][] = []
@@ -41,6 +44,9 @@ export async function foldEvents(events: AsyncIterable<GenerationEvent>): Promis
         texts[event.choice] = (texts[event.choice] ?? '') + event.text
         if (event.logprobs) logprobs[event.choice] = [...(logprobs[event.choice] ?? []), ...event.logprobs]
         break
+      case 'reasoning':
+        reasonings[event.choice] = (reasonings[event.choice] ?? '') + event.text
+        break
       case 'toolCallDelta': {
         const list = (calls[event.choice] ??= [])
         if (event.name !== undefined) list[event.index] = { id: event.id ?? '', name: event.name, arguments: '' }
@@ -51,6 +57,7 @@ export async function foldEvents(events: AsyncIterable<GenerationEvent>): Promis
         usage.add(event.usage)
         choices[event.choice] = {
           text: texts[event.choice] ?? '',
+          ...(reasonings[event.choice] !== undefined ? { reasoning: reasonings[event.choice] } : {}),
           ...(calls[event.choice]?.length ? { toolCalls: calls[event.choice] } : {}),
           finishReason: event.reason,
           stopReason: event.stopReason,
@@ -68,8 +75,10 @@ export class UsageTotals {
   private promptTokens = 0
   private cachedTokens = 0
   private completionTokens = 0
+  private reasoningTokens: number | undefined
 
   add(usage: Usage): void {
+    if (usage.reasoningTokens !== undefined) this.reasoningTokens = (this.reasoningTokens ?? 0) + usage.reasoningTokens
     if (this.finishedChoices++ === 0) {
       this.promptTokens = usage.promptTokens
       this.cachedTokens = usage.cachedTokens
@@ -78,6 +87,11 @@ export class UsageTotals {
   }
 
   total(): Usage {
-    return { promptTokens: this.promptTokens, completionTokens: this.completionTokens, cachedTokens: this.cachedTokens }
+    return {
+      promptTokens: this.promptTokens,
+      completionTokens: this.completionTokens,
+      cachedTokens: this.cachedTokens,
+      ...(this.reasoningTokens !== undefined ? { reasoningTokens: this.reasoningTokens } : {}),
+    }
   }
 }

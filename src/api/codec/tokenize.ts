@@ -1,9 +1,9 @@
-import type { ChatMessage } from '../../engine/types.js'
+import type { ChatMessage, ChatTemplateOptions } from '../../engine/types.js'
 import { InvalidRequestError } from '../../errors.js'
 import type { TokenizeRequest, TokenizeResponse } from '../schemas/tokenize.js'
 import { decodeChatRequest } from './chat-request.js'
 
-export type TokenizeInput = { kind: 'text'; text: string; addSpecial: boolean } | { kind: 'chat'; messages: ChatMessage[] }
+export type TokenizeInput = { kind: 'text'; text: string; addSpecial: boolean } | { kind: 'chat'; messages: ChatMessage[]; template?: ChatTemplateOptions }
 
 export interface TokenizeJob {
   input: TokenizeInput

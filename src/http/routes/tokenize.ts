@@ -27,7 +27,7 @@ export const tokenizeRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const ignored = ignoredParams(request.body, TokenizeRequestSchema)
       if (ignored.length > 0) reply.header('x-ignored-params', ignored.join(','))
       const tokenizer = new Tokenizer(loaded)
-      const tokens = input.kind === 'chat' ? tokenizer.render(input.messages) : tokenizer.tokenize(input.text, input.addSpecial)
+      const tokens = input.kind === 'chat' ? tokenizer.render(input.messages, input.template ?? null) : tokenizer.tokenize(input.text, input.addSpecial)
       return encodeTokenizeResponse(tokens, loaded.info.contextSize, returnTokenStrs ? tokenizer.pieces(tokens) : null)
     },
   )
