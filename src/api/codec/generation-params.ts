@@ -32,7 +32,7 @@ const REFUSED: ReadonlyArray<Refusal<GenerationParams>> = [
 
 /** Top-level fields of `body` that a schema does not know; they are ignored and listed in `x-ignored-params`. */
 export function ignoredParams(body: object, schema: { properties: object }): string[] {
-  return Object.keys(body).filter((key) => !(key in schema.properties))
+  return Object.keys(body).filter((key) => !Object.hasOwn(schema.properties, key))
 }
 
 /** The decoded fields every generation endpoint shares: sampling, length, stops, n, grammar. */
