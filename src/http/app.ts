@@ -8,6 +8,7 @@ import type { FinishReason, GenerationInput, Usage } from '../engine/types.js'
 import type { ServeMetrics } from '../observability/metrics.js'
 import type { ModelRouter } from '../scheduler/model-router.js'
 import type { RequestTimings } from '../scheduler/scheduler.js'
+import { ignoredParams } from '../api/codec/generation-params.js'
 import { authPlugin } from './plugins/auth.js'
 import { errorsPlugin } from './plugins/errors.js'
 import { chatRoutes } from './routes/chat.js'
@@ -77,6 +78,14 @@ export async function buildApp({ config, router, log, metrics }: AppDependencies
   app.addHook('onRequest', async (request, reply) => {
     request.generationLog = {}
     reply.header('x-request-id', request.id)
+  })
+  // Unknown top-level fields are accepted and ignored (clients add their own); the reply names them.
+  app.addHook('preHandler', async (request, reply) => {
+    const schema = request.routeOptions.schema?.body as { properties?: object } | undefined
+    const body = request.body
+    if (!schema?.properties || typeof body !== 'object' || body === null || Array.isArray(body)) return
+    const ignored = ignoredParams(body, schema as { properties: object })
+    if (ignored.length > 0) reply.header('x-ignored-params', ignored.join(','))
   })
   app.addHook('onResponse', async (request, reply) => {
     metrics.httpRequests.inc({ route: request.routeOptions.url ?? 'unknown', status: String(reply.statusCode) })

@@ -1,7 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { ChatChunkEncoder, encodeChatCompletion, newResponseMeta } from '../../api/codec/chat-response.js'
 import { decodeChatRequest } from '../../api/codec/chat-request.js'
-import { ignoredParams } from '../../api/codec/generation-params.js'
 import { foldEvents } from '../../api/codec/fold-events.js'
 import { ChatCompletionRequestSchema, ChatCompletionSchema } from '../../api/schemas/chat.js'
 import { ErrorBodySchema } from '../../api/schemas/common.js'
@@ -23,8 +22,6 @@ export const chatRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const scheduler = await app.router.acquire(body.model)
       const { info } = scheduler.model
       const generation = decodeChatRequest(body, info.id, scheduler.model.config)
-      const ignored = ignoredParams(body, ChatCompletionRequestSchema)
-      if (ignored.length > 0) reply.header('x-ignored-params', ignored.join(','))
       const meta = newResponseMeta('chatcmpl', body.model || info.id, info.fingerprint)
       const events = await startIterable(submitFor(request, reply, scheduler, generation))
       if (!body.stream) return encodeChatCompletion(await foldEvents(events), meta)

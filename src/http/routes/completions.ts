@@ -1,7 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { newResponseMeta } from '../../api/codec/chat-response.js'
 import { CompletionChunkEncoder, decodeCompletionRequest, foldCompletion } from '../../api/codec/completions.js'
-import { ignoredParams } from '../../api/codec/generation-params.js'
 import { ErrorBodySchema } from '../../api/schemas/common.js'
 import { CompletionRequestSchema, CompletionSchema } from '../../api/schemas/completions.js'
 import type { GenerationEvent } from '../../engine/types.js'
@@ -24,8 +23,6 @@ export const completionRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const scheduler = await app.router.acquire(body.model)
       const { info } = scheduler.model
       const decoded = decodeCompletionRequest(body, info.id, scheduler.model.config)
-      const ignored = ignoredParams(body, CompletionRequestSchema)
-      if (ignored.length > 0) reply.header('x-ignored-params', ignored.join(','))
       const meta = newResponseMeta('cmpl', body.model || info.id, info.fingerprint)
       // One generation per prompt; if one cannot be queued, the ones already queued are withdrawn.
       const batch = new AbortController()

@@ -1,6 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { decodeEmbeddingRequest, encodeEmbeddingResponse } from '../../api/codec/embeddings.js'
-import { ignoredParams } from '../../api/codec/generation-params.js'
 import { ErrorBodySchema } from '../../api/schemas/common.js'
 import { EmbeddingRequestSchema, EmbeddingResponseSchema } from '../../api/schemas/embeddings.js'
 import { Embedder } from '../../engine/embedder.js'
@@ -20,8 +19,6 @@ export const embeddingRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const body = request.body
       const loaded = (await app.router.acquire(body.model)).model
       const job = decodeEmbeddingRequest(body)
-      const ignored = ignoredParams(body, EmbeddingRequestSchema)
-      if (ignored.length > 0) reply.header('x-ignored-params', ignored.join(','))
       const result = await Embedder.for(loaded).embed(job.inputs, { dimensions: job.dimensions, signal: abortSignalFor(reply) })
       request.generationLog.usage = { promptTokens: result.promptTokens, completionTokens: 0, cachedTokens: 0 }
       return encodeEmbeddingResponse(result, body.model || loaded.info.id, job.encoding)

@@ -1,5 +1,4 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { ignoredParams } from '../../api/codec/generation-params.js'
 import { decodeTokenizeRequest, encodeTokenizeResponse } from '../../api/codec/tokenize.js'
 import { ErrorBodySchema } from '../../api/schemas/common.js'
 import {
@@ -24,8 +23,6 @@ export const tokenizeRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       const loaded = (await app.router.acquire(request.body.model)).model
       const { input, returnTokenStrs } = decodeTokenizeRequest(request.body, loaded.info.id)
-      const ignored = ignoredParams(request.body, TokenizeRequestSchema)
-      if (ignored.length > 0) reply.header('x-ignored-params', ignored.join(','))
       const tokenizer = new Tokenizer(loaded)
       const tokens = input.kind === 'chat' ? tokenizer.render(input.messages, input.template ?? null) : tokenizer.tokenize(input.text, input.addSpecial)
       return encodeTokenizeResponse(tokens, loaded.info.contextSize, returnTokenStrs ? tokenizer.pieces(tokens) : null)
@@ -43,8 +40,6 @@ export const tokenizeRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const { model, tokens, skip_special_tokens } = request.body
-      const ignored = ignoredParams(request.body, DetokenizeRequestSchema)
-      if (ignored.length > 0) reply.header('x-ignored-params', ignored.join(','))
       const tokenizer = new Tokenizer((await app.router.acquire(model)).model)
       return { prompt: tokenizer.detokenize(tokens, !(skip_special_tokens ?? true), 'tokens') }
     },
