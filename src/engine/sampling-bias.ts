@@ -24,6 +24,8 @@ export class SamplingBias {
   private readonly fixed = new Map<number, number>()
   private readonly bias: TokenBias
   private readonly dynamic: boolean
+  /** Tokens whose bias the dynamic part changed for the last token. */
+  private touched: number[] = []
 
   constructor(
     model: LlamaModel,
@@ -42,6 +44,8 @@ export class SamplingBias {
     }
     for (const token of options.bannedTokens) this.fixed.set(token, -Infinity)
     this.dynamic = options.frequencyPenalty !== 0 || options.presencePenalty !== 0 || minTokens > 0
+    const biases = internalBiases(this.bias)
+    for (const [token, value] of this.fixed) biases.set(token as Token, value)
   }
 
   /** Whether any bias applies; without one the sampler skips the bias step. */
@@ -49,18 +53,30 @@ export class SamplingBias {
     return this.fixed.size > 0 || this.dynamic
   }
 
+  /**
+   * The bias for the next token. The fixed part is written once; only the entries the dynamic part
+   * touched last time are reset, so an allow-list over a large vocabulary costs nothing per token.
+   */
   current({ counts, suppressStops }: BiasInputs): TokenBias {
-    const biases = internalBiases(this.bias)
-    biases.clear()
-    for (const [token, value] of this.fixed) biases.set(token as Token, value)
     if (!this.dynamic) return this.bias
+    const biases = internalBiases(this.bias)
+    for (const token of this.touched) {
+      const fixed = this.fixed.get(token)
+      if (fixed === undefined) biases.delete(token as Token)
+      else biases.set(token as Token, fixed)
+    }
+    this.touched = []
     const { frequencyPenalty, presencePenalty } = this.options
     if (frequencyPenalty !== 0 || presencePenalty !== 0) {
       for (const [token, count] of counts) {
-        biases.set(token as Token, (biases.get(token as Token) ?? 0) - count * frequencyPenalty - presencePenalty)
+        biases.set(token as Token, (this.fixed.get(token) ?? 0) - count * frequencyPenalty - presencePenalty)
+        this.touched.push(token)
       }
     }
-    if (suppressStops) for (const token of this.stopTokens) biases.set(token as Token, -Infinity)
+    if (suppressStops) {
+      for (const token of this.stopTokens) biases.set(token as Token, -Infinity)
+      this.touched.push(...this.stopTokens)
+    }
     return this.bias
   }
 }
