@@ -63,7 +63,6 @@ export class Generation {
   private iterator: AsyncGenerator<Token, void, void | Token | Token[]> | null = null
   private readonly generated: Token[] = []
   private readonly counts = new Map<number, number>()
-  private generatedCount = 0
   private textEmitted = false
   private unreportedTokens = 0
   private pendingLogprobs: TokenLogprob[] = []
@@ -87,7 +86,7 @@ export class Generation {
   private reasoningTokens = 0
   /** Tokens read while the splitter could not yet tell whether a segment opens (counted once it can). */
   private undecidedTokens = 0
-  /** generatedCount when the last token was classified (flushes route text without a new token). */
+  /** generated.length when the last token was classified (flushes route text without a new token). */
   private countedUpTo = 0
   /** Where the leader's prompt evaluation ends (n > 1 keeps the last token for every choice). */
   private readonly prefillEnd: number
@@ -132,7 +131,7 @@ export class Generation {
 
   /** Completion tokens so far. */
   get completionTokens(): number {
-    return this.generatedCount
+    return this.generated.length
   }
 
   /** Prompt tokens this generation evaluated (not reused from the cache or copied from its leader). */
@@ -314,7 +313,7 @@ export class Generation {
             // includeTop pays for the sort; it is also the only way to learn the maximum logit.
             logits: { filter: { tokens: [], includeTop: Math.max(1, top), includeSelected: true } },
             totalLogitWeight: true,
-            options: { ...this.evaluateOptions(), seed: tokenSeed(this.plan.request.sampling.seed + this.choice, this.generatedCount) },
+            options: { ...this.evaluateOptions(), seed: tokenSeed(this.plan.request.sampling.seed + this.choice, this.generated.length) },
           },
         },
       ],
@@ -348,7 +347,7 @@ export class Generation {
   }
 
   private get belowMinTokens(): boolean {
-    return this.generatedCount < this.plan.request.stop.minTokens
+    return this.generated.length < this.plan.request.stop.minTokens
   }
 
   private accept(token: Token): void {
@@ -359,7 +358,6 @@ export class Generation {
       this.finishFlushing('stop')
       return this.checkStructuredOutput()
     }
-    this.generatedCount++
     this.unreportedTokens++
     this.generated.push(token)
     this.counts.set(token, (this.counts.get(token) ?? 0) + 1)
@@ -369,8 +367,8 @@ export class Generation {
       return this.finish('stop', token)
     }
     // Stop strings only count once min_tokens are out.
-    if (this.route(text, { final: false, matchStops: this.generatedCount > stop.minTokens })) return
-    if (this.generatedCount >= this.plan.maxTokens) this.finishFlushing('length')
+    if (this.route(text, { final: false, matchStops: this.generated.length > stop.minTokens })) return
+    if (this.generated.length >= this.plan.maxTokens) this.finishFlushing('length')
   }
 
   /**
@@ -411,8 +409,8 @@ export class Generation {
    * blanks, part of `<think>`) count once the segment turns out to open.
    */
   private countReasoningToken(): void {
-    if (this.generatedCount === this.countedUpTo) return
-    this.countedUpTo = this.generatedCount
+    if (this.generated.length === this.countedUpTo) return
+    this.countedUpTo = this.generated.length
     const splitter = this.splitter!
     if (splitter.undecided) {
       this.undecidedTokens++
@@ -424,7 +422,7 @@ export class Generation {
 
   /** Ends without a stop string so far: what was held back can no longer become one, so it is real text. */
   private finishFlushing(reason: FinishReason): void {
-    if (this.route(this.decoder.flush(), { final: true, matchStops: this.generatedCount > this.plan.request.stop.minTokens })) return
+    if (this.route(this.decoder.flush(), { final: true, matchStops: this.generated.length > this.plan.request.stop.minTokens })) return
     this.finish(reason, null)
   }
 
@@ -518,7 +516,7 @@ export class Generation {
       stopReason,
       usage: {
         promptTokens: this.plan.promptTokens.length,
-        completionTokens: this.generatedCount,
+        completionTokens: this.generated.length,
         cachedTokens: this.cachedTokens,
         ...(this.splitter ? { reasoningTokens: this.reasoningTokens } : {}),
       },
