@@ -35,6 +35,7 @@ program
   .option('--cache-dir <dir>', 'where downloaded models are kept [env: GGUF_SERVE_CACHE_DIR] (default: models)')
   .option('--hf-token <token>', 'Hugging Face token for gated repositories [env: GGUF_SERVE_HF_TOKEN]')
   .option('--log-prompts', 'also log prompts and outputs (off: they may hold private data) [env: GGUF_SERVE_LOG_PROMPTS]')
+  .option('--docs', 'serve an interactive API reference at /docs [env: GGUF_SERVE_DOCS]')
   .addOption(
     new Option('--log-level <level>', 'log level [env: GGUF_SERVE_LOG_LEVEL] (default: info)').choices([
       'fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent',
@@ -89,6 +90,25 @@ program
   .action(async (flags: Record<string, unknown>) => {
     const { listModels } = await import('./cli/list-models.js')
     await listModels(flags)
+  })
+
+program
+  .command('bench')
+  .description('Load-test any OpenAI-compatible server with streamed chat completions: TTFT, TPOT, ITL, latency and throughput per concurrency level.')
+  .requiredOption('--base-url <url>', 'the server\'s OpenAI base URL, e.g. http://127.0.0.1:8080/v1')
+  .option('--api-key <key>', 'sent as a Bearer token [env: OPENAI_API_KEY]')
+  .option('--model <id>', 'model to request (default: the first one GET /models lists)')
+  .option('--concurrency <list>', 'comma-separated concurrency levels, run in turn', '1,2,4')
+  .option('--requests <N>', 'requests per concurrency level', '16')
+  .option('--prompt-tokens <N>', 'prompt length: N random words from a fixed list (about N tokens)', '128')
+  .option('--output-tokens <N>', 'max_tokens of every request (with ignore_eos, the exact output length)', '128')
+  .option('--seed <S>', 'seed of the prompts (and of each request\'s sampling seed)', '0')
+  .option('--warmup <N>', 'unmeasured requests sent one at a time first', '1')
+  .option('--out <file>', 'write the JSON report to this file (- for stdout)')
+  .option('--markdown', 'also print the Markdown table when --out is given (to stderr with --out -)')
+  .action(async (flags: Record<string, unknown>) => {
+    const { bench } = await import('./bench/command.js')
+    await bench(flags as never)
   })
 
 /** Startup problems are the user's to fix: one clear line, no stack trace, exit code 1. */

@@ -55,6 +55,7 @@ describe('loadConfig: defaults', () => {
       shutdownGraceMs: 30_000,
       requestTimeoutMs: 600_000,
       queueMax: 64,
+      docs: false,
     })
     expect(config.engine.gpu).toBe('auto')
     expect(config.log).toEqual({ level: 'info', prompts: false })
@@ -133,6 +134,11 @@ describe('loadConfig: precedence flags > env > YAML > defaults, per key', () => 
     expect(config.server.apiKeys).toEqual(['k1', 'k2', 'k3'])
     expect(config.engine.gpu).toBe('none')
     expect(config.server.host).toBe('0.0.0.0')
+  })
+
+  it('docs: GGUF_SERVE_DOCS=true and a bare --docs both turn server.docs on', () => {
+    expect(loadConfig({ flags: {}, env: { GGUF_SERVE_DOCS: 'true' } }).config.server.docs).toBe(true)
+    expect(loadConfig({ flags: { docs: true }, env: { GGUF_SERVE_DOCS: 'false' } }).config.server.docs).toBe(true)
   })
 
   it('empty env values are ignored', () => {

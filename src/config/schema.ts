@@ -139,6 +139,10 @@ export const ConfigSchema = Type.Object(
           default: 64,
           description: 'Requests waiting for a slot, per model; more get 429 queue_full.',
         }),
+        docs: Type.Boolean({
+          default: false,
+          description: 'Serve interactive API docs (Swagger UI) at /docs. GET /openapi.json is always served.',
+        }),
       },
       { default: {}, additionalProperties: false },
     ),

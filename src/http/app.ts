@@ -11,6 +11,7 @@ import type { RequestTimings } from '../scheduler/scheduler.js'
 import { ignoredParams } from '../api/codec/generation-params.js'
 import { authPlugin } from './plugins/auth.js'
 import { errorsPlugin } from './plugins/errors.js'
+import { openApiPlugin } from './plugins/openapi.js'
 import { chatRoutes } from './routes/chat.js'
 import { completionRoutes } from './routes/completions.js'
 import { embeddingRoutes } from './routes/embeddings.js'
@@ -112,6 +113,8 @@ export async function buildApp({ config, router, log, metrics }: AppDependencies
 
   await app.register(errorsPlugin, { bodyLimit: config.server.bodyLimitBytes })
   await app.register(authPlugin, { apiKeys: config.server.apiKeys })
+  // Before the routes: it collects their schemas as they are added.
+  await app.register(openApiPlugin, { docs: config.server.docs })
   await app.register(healthRoutes)
   await app.register(metricsRoutes)
   for (const prefix of API_PREFIXES) {

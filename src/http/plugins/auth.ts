@@ -3,8 +3,12 @@ import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { UnauthorizedError } from '../../errors.js'
 
-/** Routes that stay open with keys configured: load balancers and Prometheus probe them without credentials. */
-const PUBLIC_PATHS = new Set(['/health', '/metrics'])
+/**
+ * Routes that stay open with keys configured: load balancers and Prometheus probe them without credentials,
+ * and the API description (and, when enabled, its docs page) holds nothing secret.
+ */
+const PUBLIC_PATHS = new Set(['/health', '/metrics', '/openapi.json', '/docs'])
+const PUBLIC_PREFIXES = ['/docs/']
 
 /**
  * API keys: `Authorization: Bearer <key>` (what every OpenAI SDK sends), `Authorization: Api-Key <key>`
@@ -16,7 +20,8 @@ export const authPlugin = fp(
     if (options.apiKeys.length === 0) return
     const digests = options.apiKeys.map(digest)
     app.addHook('onRequest', async (request) => {
-      if (PUBLIC_PATHS.has(request.url.split('?')[0]!)) return
+      const path = request.url.split('?')[0]!
+      if (PUBLIC_PATHS.has(path) || PUBLIC_PREFIXES.some((prefix) => path.startsWith(prefix))) return
       const key = presentedKey(request.headers.authorization, request.headers['x-api-key'])
       if (key === null) throw new UnauthorizedError()
       const presented = digest(key)
