@@ -17,11 +17,11 @@ export class Tokenizer {
    * a prompt that already starts with BOS text does not get a second one.
    */
   tokenize(text: string, addSpecial: boolean): number[] {
-    const { model } = this.loaded
-    const tokens: number[] = model.tokenize(text, true)
-    if (!addSpecial) return tokens
-    const { bos, eos, shouldPrependBosToken, shouldAppendEosToken } = model.tokens
-    if (bos !== null && shouldPrependBosToken && tokens[0] !== bos) tokens.unshift(bos)
+    const { model, renderer } = this.loaded
+    if (!addSpecial) return model.tokenize(text, true)
+    // BOS exactly as a completions prompt gets it; EOS only here, for models that want it (embedding models).
+    const tokens: number[] = renderer.tokenizeText(text)
+    const { eos, shouldAppendEosToken } = model.tokens
     if (eos !== null && shouldAppendEosToken && tokens.at(-1) !== eos) tokens.push(eos)
     return tokens
   }
