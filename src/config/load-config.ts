@@ -31,6 +31,7 @@ export const SETTINGS: readonly Setting[] = [
   { flag: 'apiKey', env: 'API_KEY', path: ['server', 'apiKeys'], list: true },
   { flag: 'queueMax', env: 'QUEUE_MAX', path: ['server', 'queueMax'], numeric: true },
   { flag: 'docs', env: 'DOCS', path: ['server', 'docs'], boolean: true },
+  { flag: 'ui', env: 'UI', path: ['server', 'ui'], boolean: true },
   { flag: 'requestTimeoutMs', env: 'REQUEST_TIMEOUT_MS', path: ['server', 'requestTimeoutMs'], numeric: true },
   { flag: 'logLevel', env: 'LOG_LEVEL', path: ['log', 'level'] },
   { flag: 'logPrompts', env: 'LOG_PROMPTS', path: ['log', 'prompts'], boolean: true },

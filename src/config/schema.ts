@@ -143,6 +143,10 @@ export const ConfigSchema = Type.Object(
           default: false,
           description: 'Serve interactive API docs (Swagger UI) at /docs. GET /openapi.json is always served.',
         }),
+        ui: Type.Boolean({
+          default: true,
+          description: 'Serve the web playground and dashboard at / (static files from the package; --no-ui turns it off).',
+        }),
       },
       { default: {}, additionalProperties: false },
     ),

@@ -12,6 +12,7 @@ import { ignoredParams } from '../api/codec/generation-params.js'
 import { authPlugin } from './plugins/auth.js'
 import { errorsPlugin } from './plugins/errors.js'
 import { openApiPlugin } from './plugins/openapi.js'
+import { uiPlugin } from './plugins/ui.js'
 import { chatRoutes } from './routes/chat.js'
 import { completionRoutes } from './routes/completions.js'
 import { embeddingRoutes } from './routes/embeddings.js'
@@ -124,6 +125,7 @@ export async function buildApp({ config, router, log, metrics }: AppDependencies
     await app.register(embeddingRoutes, { prefix })
     await app.register(tokenizeRoutes, { prefix })
   }
+  if (config.server.ui) await app.register(uiPlugin)
   return app
 }
 
