@@ -5,10 +5,11 @@ import { UnauthorizedError } from '../../errors.js'
 
 /**
  * Routes that stay open with keys configured: load balancers and Prometheus probe them without credentials,
- * and the API description (and, when enabled, its docs page) holds nothing secret.
+ * the API description (and, when enabled, its docs page) holds nothing secret, and the web UI's static files
+ * must load before the page can ask for a key.
  */
-const PUBLIC_PATHS = new Set(['/health', '/metrics', '/openapi.json', '/docs'])
-const PUBLIC_PREFIXES = ['/docs/']
+const PUBLIC_PATHS = new Set(['/', '/index.html', '/favicon.svg', '/health', '/metrics', '/openapi.json', '/docs'])
+const PUBLIC_PREFIXES = ['/docs/', '/assets/']
 
 /**
  * API keys: `Authorization: Bearer <key>` (what every OpenAI SDK sends), `Authorization: Api-Key <key>`
