@@ -106,6 +106,18 @@ export class OverloadedError extends ServeError {
   }
 }
 
+/** 429 `rate_limit_exceeded`: this API key (or client) used up its requests for the window (server.rateLimit). */
+export class RateLimitedError extends ServeError {
+  readonly status = 429
+  readonly type = 'rate_limit_error'
+  constructor(retryAfterS: number, max: number, windowMs: number) {
+    super(`Rate limit reached: ${max} requests per ${windowMs / 1000}s for this API key; retry in ${retryAfterS}s.`, {
+      code: 'rate_limit_exceeded',
+      headers: { 'retry-after': String(retryAfterS) },
+    })
+  }
+}
+
 /** 503: the model is still loading, or the server is shutting down. */
 export class UnavailableError extends ServeError {
   readonly status = 503

@@ -56,7 +56,15 @@ describe('loadConfig: defaults', () => {
       requestTimeoutMs: 600_000,
       queueMax: 64,
       docs: false,
+      ui: true,
+      corsOrigins: ['*'],
+      rateLimit: { max: 0, windowMs: 60_000 },
+      headersTimeoutMs: 10_000,
+      bodyTimeoutMs: 30_000,
+      keepAliveTimeoutMs: 72_000,
     })
+    expect(config.server.apiKeysFile).toBeUndefined()
+    expect(config.server.metricsToken).toBeUndefined()
     expect(config.engine.gpu).toBe('auto')
     expect(config.log).toEqual({ level: 'info', prompts: false })
     expect(config.download.cacheDir).toBe('models')
@@ -150,6 +158,42 @@ describe('loadConfig: precedence flags > env > YAML > defaults, per key', () => 
   it('repeated --api-key flags replace the env list', () => {
     const { config } = loadConfig({ flags: { apiKey: ['a', 'b'] }, env: { GGUF_SERVE_API_KEY: 'c' } })
     expect(config.server.apiKeys).toEqual(['a', 'b'])
+  })
+
+  it('ui: on by default, --no-ui (commander: ui false) and GGUF_SERVE_UI=false turn it off, the flag winning', () => {
+    expect(loadConfig({ flags: { ui: false }, env: {} }).config.server.ui).toBe(false)
+    expect(loadConfig({ flags: {}, env: { GGUF_SERVE_UI: 'false' } }).config.server.ui).toBe(false)
+    expect(loadConfig({ flags: { ui: true }, env: { GGUF_SERVE_UI: 'false' } }).config.server.ui).toBe(true)
+    expect(loadConfig({ flags: { config: yamlFile('server:\n  ui: false\n') }, env: {} }).config.server.ui).toBe(false)
+  })
+
+  it('hardening settings from flags and env: CORS origins, rate limit, metrics token', () => {
+    const { config } = loadConfig({
+      flags: { corsOrigin: ['https://a.example', 'https://b.example'] },
+      env: { GGUF_SERVE_RATE_LIMIT: '30', GGUF_SERVE_METRICS_TOKEN: 'm-token', GGUF_SERVE_CORS_ORIGINS: 'https://c.example' },
+    })
+    expect(config.server.corsOrigins).toEqual(['https://a.example', 'https://b.example'])
+    expect(config.server.rateLimit).toEqual({ max: 30, windowMs: 60_000 })
+    expect(config.server.metricsToken).toBe('m-token')
+  })
+
+  it('API keys from a file join the listed ones; comments and blank lines are skipped', () => {
+    const keys = path.join(dir, 'keys.txt')
+    writeFileSync(keys, '# team A\nkey-one\n\n  key-two  \r\n# old: key-zero\n')
+    const { config } = loadConfig({ flags: { apiKeyFile: keys, apiKey: ['cli-key'] }, env: {} })
+    expect(config.server.apiKeys).toEqual(['cli-key', 'key-one', 'key-two'])
+  })
+
+  it('an API keys file that is missing or holds no key stops the start, without printing any key', () => {
+    expect(startupError({ apiKeyFile: path.join(dir, 'absent.txt') })).toMatch(/Cannot read the API keys file .*absent\.txt.*ENOENT/)
+    const empty = path.join(dir, 'empty-keys.txt')
+    writeFileSync(empty, '# nothing yet\n\n')
+    expect(startupError({ apiKeyFile: empty })).toMatch(/holds no key/)
+    const spaced = path.join(dir, 'spaced-keys.txt')
+    writeFileSync(spaced, 'good-key\nbad key-secret\n')
+    const message = startupError({ apiKeyFile: spaced })
+    expect(message).toMatch(/whitespace in it \(key 2\)/)
+    expect(message).not.toContain('secret')
   })
 
   it('unrelated environment variables and flags are ignored', () => {

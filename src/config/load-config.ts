@@ -29,6 +29,10 @@ export const SETTINGS: readonly Setting[] = [
   { flag: 'host', env: 'HOST', path: ['server', 'host'] },
   { flag: 'port', env: 'PORT', path: ['server', 'port'], numeric: true },
   { flag: 'apiKey', env: 'API_KEY', path: ['server', 'apiKeys'], list: true },
+  { flag: 'apiKeyFile', env: 'API_KEY_FILE', path: ['server', 'apiKeysFile'] },
+  { flag: 'metricsToken', env: 'METRICS_TOKEN', path: ['server', 'metricsToken'] },
+  { flag: 'corsOrigin', env: 'CORS_ORIGINS', path: ['server', 'corsOrigins'], list: true },
+  { flag: 'rateLimit', env: 'RATE_LIMIT', path: ['server', 'rateLimit', 'max'], numeric: true },
   { flag: 'queueMax', env: 'QUEUE_MAX', path: ['server', 'queueMax'], numeric: true },
   { flag: 'docs', env: 'DOCS', path: ['server', 'docs'], boolean: true },
   { flag: 'ui', env: 'UI', path: ['server', 'ui'], boolean: true },
@@ -77,6 +81,7 @@ export function loadConfig({ flags, env }: ConfigSources): LoadedConfig {
   }
 
   const config = validate(merged, origins)
+  if (config.server.apiKeysFile) config.server.apiKeys = [...config.server.apiKeys, ...readKeysFile(config.server.apiKeysFile)]
   const modelOverrides = validateOverrides(overrides, origins)
   // A model's own settings are the keys it really sets: schema defaults must not hide modelDefaults.
   const ownSettings = ((merged.models ?? []) as Array<Record<string, unknown>>).map((m) => ({ ...m }))
@@ -87,6 +92,21 @@ export function loadConfig({ flags, env }: ConfigSources): LoadedConfig {
 function parseModelArgument(argument: string): Record<string, unknown> {
   const match = /^([A-Za-z0-9][\w.@-]*)=(.+)$/.exec(argument)
   return match ? { id: match[1], source: match[2] } : { source: argument }
+}
+
+/** One key per line; blank lines and `#` comments skipped. The keys themselves never reach a message. */
+function readKeysFile(file: string): string[] {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (error) {
+    throw new StartupError(`Cannot read the API keys file ${file} (server.apiKeysFile): ${(error as NodeJS.ErrnoException).code ?? 'error'}.`)
+  }
+  const keys = text.split(/\r?\n/).map((line) => line.trim()).filter((line) => line && !line.startsWith('#'))
+  if (keys.length === 0) throw new StartupError(`The API keys file ${file} (server.apiKeysFile) holds no key.`)
+  const malformed = keys.findIndex((key) => /\s/.test(key))
+  if (malformed >= 0) throw new StartupError(`The API keys file ${file} has a key with whitespace in it (key ${malformed + 1}).`)
+  return keys
 }
 
 function readYaml(file: string): Record<string, unknown> {

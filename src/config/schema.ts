@@ -117,6 +117,53 @@ export const ConfigSchema = Type.Object(
           default: [],
           description: 'Accepted API keys. Empty: no authentication (local use). /health stays open.',
         }),
+        apiKeysFile: Type.Optional(
+          Type.String({
+            minLength: 1,
+            description:
+              'A file of API keys, one per line (blank lines and # comments ignored), accepted besides apiKeys. ' +
+              'Read once at start; keys are never logged.',
+          }),
+        ),
+        metricsToken: Type.Optional(
+          Type.String({
+            minLength: 1,
+            description: 'When set, GET /metrics requires "Authorization: Bearer <token>" (API keys do not open it).',
+          }),
+        ),
+        corsOrigins: Type.Array(Type.String({ minLength: 1 }), {
+          default: ['*'],
+          description:
+            'Origins browsers may call the API from (CORS): "*" for any (the default, as llama-server and vLLM), ' +
+            'exact origins like "https://app.example.com", or [] to send no CORS headers.',
+        }),
+        rateLimit: Type.Object(
+          {
+            max: Type.Integer({
+              minimum: 0,
+              default: 0,
+              description: 'Requests each API key (or client address, without keys) may make per window; 0 = no limit.',
+            }),
+            windowMs: Type.Integer({ minimum: 1000, default: 60_000, description: 'The rate-limit window.' }),
+          },
+          { default: {}, additionalProperties: false },
+        ),
+        headersTimeoutMs: Type.Integer({
+          minimum: 1000,
+          default: 10_000,
+          description: 'A client must send its request headers within this time (slow clients are cut off).',
+        }),
+        bodyTimeoutMs: Type.Integer({
+          minimum: 1000,
+          default: 30_000,
+          description: 'A client must send its whole request (headers and body) within this time.',
+        }),
+        keepAliveTimeoutMs: Type.Integer({
+          minimum: 0,
+          default: 72_000,
+          description:
+            'Idle keep-alive connections are closed after this time (above the usual 60 s of load balancers).',
+        }),
         bodyLimitBytes: Type.Integer({
           minimum: 1024,
           default: 8 * 1024 * 1024,

@@ -10,8 +10,10 @@ import type { ModelRouter } from '../scheduler/model-router.js'
 import type { RequestTimings } from '../scheduler/scheduler.js'
 import { ignoredParams } from '../api/codec/generation-params.js'
 import { authPlugin } from './plugins/auth.js'
+import { corsPlugin } from './plugins/cors.js'
 import { errorsPlugin } from './plugins/errors.js'
 import { openApiPlugin } from './plugins/openapi.js'
+import { rateLimitPlugin } from './plugins/rate-limit.js'
 import { uiPlugin } from './plugins/ui.js'
 import { chatRoutes } from './routes/chat.js'
 import { completionRoutes } from './routes/completions.js'
@@ -70,6 +72,14 @@ export async function buildApp({ config, router, log, metrics }: AppDependencies
       customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false },
     },
     return503OnClosing: true,
+    // Slow clients (slowloris) are cut off: headers and the whole request each have a deadline, checked every
+    // second rather than Node's default 30 s. Neither bounds the response: generations stream as long as needed.
+    http: {
+      headersTimeout: Math.min(config.server.headersTimeoutMs, config.server.bodyTimeoutMs),
+      connectionsCheckingInterval: 1000,
+    },
+    requestTimeout: config.server.bodyTimeoutMs,
+    keepAliveTimeout: config.server.keepAliveTimeoutMs,
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.decorate('router', router)
@@ -113,7 +123,9 @@ export async function buildApp({ config, router, log, metrics }: AppDependencies
   })
 
   await app.register(errorsPlugin, { bodyLimit: config.server.bodyLimitBytes })
-  await app.register(authPlugin, { apiKeys: config.server.apiKeys })
+  await app.register(corsPlugin, { origins: config.server.corsOrigins })
+  await app.register(authPlugin, { apiKeys: config.server.apiKeys, metricsToken: config.server.metricsToken })
+  await app.register(rateLimitPlugin, config.server.rateLimit)
   // Before the routes: it collects their schemas as they are added.
   await app.register(openApiPlugin, { docs: config.server.docs })
   await app.register(healthRoutes)

@@ -1,15 +1,22 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { UnauthorizedError } from '../../errors.js'
 
 /**
- * Routes that stay open with keys configured: load balancers and Prometheus probe them without credentials,
- * the API description (and, when enabled, its docs page) holds nothing secret, and the web UI's static files
- * must load before the page can ask for a key.
+ * Routes that stay open with keys configured: load balancers probe /health without credentials, the API
+ * description (and, when enabled, its docs page) holds nothing secret, and the web UI's static files must load
+ * before the page can ask for a key. /metrics is open unless it has its own token.
  */
-const PUBLIC_PATHS = new Set(['/', '/index.html', '/favicon.svg', '/health', '/metrics', '/openapi.json', '/docs'])
+const PUBLIC_PATHS = new Set(['/', '/index.html', '/favicon.svg', '/health', '/openapi.json', '/docs'])
 const PUBLIC_PREFIXES = ['/docs/', '/assets/']
+const METRICS_PATH = '/metrics'
+
+export interface AuthOptions {
+  apiKeys: readonly string[]
+  /** When set, /metrics needs exactly this Bearer token (API keys do not open it). */
+  metricsToken?: string | undefined
+}
 
 /**
  * API keys: `Authorization: Bearer <key>` (what every OpenAI SDK sends), `Authorization: Api-Key <key>`
@@ -17,25 +24,38 @@ const PUBLIC_PREFIXES = ['/docs/', '/assets/']
  * comparison takes the same time whatever the key's length or content.
  */
 export const authPlugin = fp(
-  async (app: FastifyInstance, options: { apiKeys: readonly string[] }) => {
-    if (options.apiKeys.length === 0) return
-    const digests = options.apiKeys.map(digest)
+  async (app: FastifyInstance, options: AuthOptions) => {
+    const keyDigests = options.apiKeys.map(digest)
+    const metricsDigests = options.metricsToken ? [digest(options.metricsToken)] : []
+    if (keyDigests.length === 0 && metricsDigests.length === 0) return
     app.addHook('onRequest', async (request) => {
+      // CORS preflights carry no credentials by design; the CORS plugin answers them.
+      if (request.method === 'OPTIONS') return
       const path = request.url.split('?')[0]!
-      if (PUBLIC_PATHS.has(path) || PUBLIC_PREFIXES.some((prefix) => path.startsWith(prefix))) return
-      const key = presentedKey(request.headers.authorization, request.headers['x-api-key'])
+      const required = path === METRICS_PATH ? metricsDigests : isPublic(path) ? [] : keyDigests
+      if (required.length === 0) return
+      const key = presentedKey(request)
       if (key === null) throw new UnauthorizedError()
-      const presented = digest(key)
-      // Check every key, not stopping at the first match, so timing says nothing about which matched.
-      let valid = false
-      for (const d of digests) valid = timingSafeEqual(d, presented) || valid
-      if (!valid) throw new UnauthorizedError('Incorrect API key provided.')
+      if (!matchesAny(required, digest(key))) throw new UnauthorizedError('Incorrect API key provided.')
     })
   },
   { name: 'auth' },
 )
 
-function presentedKey(authorization: string | undefined, xApiKey: string | string[] | undefined): string | null {
+function isPublic(path: string): boolean {
+  return PUBLIC_PATHS.has(path) || PUBLIC_PREFIXES.some((prefix) => path.startsWith(prefix))
+}
+
+/** Checks every digest, not stopping at the first match, so timing says nothing about which matched. */
+function matchesAny(digests: readonly Buffer[], presented: Buffer): boolean {
+  let valid = false
+  for (const d of digests) valid = timingSafeEqual(d, presented) || valid
+  return valid
+}
+
+/** The key a request presents, in any of the accepted schemes; null when it presents none. */
+export function presentedKey(request: FastifyRequest): string | null {
+  const { authorization, 'x-api-key': xApiKey } = request.headers
   if (authorization) {
     const match = /^\s*(bearer|api-key)\s+(\S+)\s*$/i.exec(authorization)
     return match ? match[2]! : null
@@ -43,6 +63,6 @@ function presentedKey(authorization: string | undefined, xApiKey: string | strin
   return typeof xApiKey === 'string' && xApiKey ? xApiKey : null
 }
 
-function digest(key: string): Buffer {
+export function digest(key: string): Buffer {
   return createHash('sha256').update(key).digest()
 }
