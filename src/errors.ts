@@ -46,9 +46,10 @@ export class InvalidRequestError extends ServeError {
 export class ContextLengthExceededError extends ServeError {
   readonly status = 400
   readonly type = 'invalid_request_error'
-  constructor(promptTokens: number, contextSize: number, param = 'messages') {
+  /** `atLeast`: the count is a lower bound (the prompt was refused before it was tokenized). */
+  constructor(promptTokens: number, contextSize: number, param = 'messages', atLeast = false) {
     super(
-      `This model's maximum context length is ${contextSize} tokens, but the prompt has ${promptTokens} tokens. ` +
+      `This model's maximum context length is ${contextSize} tokens, but the prompt has ${atLeast ? 'at least ' : ''}${promptTokens} tokens. ` +
         'Shorten the prompt or start the server with a larger --context-size.',
       { param, code: 'context_length_exceeded' },
     )

@@ -101,13 +101,19 @@ describe('embeddings', () => {
     expect(batch.data.map((d) => d.embedding)).toEqual([await vector('hello world'), await vector('the red ball')])
   })
 
-  it('an input as long as the context embeds; a longer one is a 400 context_length_exceeded naming input', async () => {
+  it('an input as long as the context embeds; a longer one is a 400 context_length_exceeded naming the input', async () => {
     const fits = [SPM_VOCAB.bosId, ...(await tokenize('hello '.repeat(CONTEXT), false)).slice(0, CONTEXT - 1)]
     expect((await embed(fits)).usage.prompt_tokens).toBe(CONTEXT)
-    for (const input of [[...fits, fits[1]!], ['short', 'hello '.repeat(CONTEXT)]]) {
+    const cases: Array<[unknown, string]> = [
+      [[...fits, fits[1]!], 'input'],
+      [['short', 'hello '.repeat(CONTEXT)], 'input[1]'],
+      // Megabytes of text are refused before tokenizing, by the fewest tokens they could be.
+      [['short', 'hello '.repeat(1_000_000)], 'input[1]'],
+    ]
+    for (const [input, param] of cases) {
       const res = await postJson(t.origin, '/v1/embeddings', { model: MODEL, input })
       expect(res.status).toBe(400)
-      expect(res.json.error).toMatchObject({ param: 'input', code: 'context_length_exceeded' })
+      expect(res.json.error).toMatchObject({ param, code: 'context_length_exceeded' })
     }
   })
 

@@ -82,17 +82,22 @@ export class Embedder {
       throw new InvalidRequestError(`dimensions is ${dimensions}, but this model's embeddings have ${size}; send at most ${size}.`, 'dimensions')
     }
     const where = (i: number) => (inputs.length > 1 ? `input[${i}]` : 'input')
+    const { contextSize } = this.loaded.info
     const tokenized = inputs.map((input, i) => {
-      if (typeof input === 'string') return this.tokenizer.tokenize(input, true)
+      if (typeof input === 'string') {
+        // Refused before tokenizing (synchronous, ~1 ms per kB) when it cannot fit whatever its tokens are.
+        const atLeast = this.loaded.vocabulary.minimumTokens(input.length)
+        if (atLeast > contextSize) throw new ContextLengthExceededError(atLeast, contextSize, where(i), true)
+        return this.tokenizer.tokenize(input, true)
+      }
       this.tokenizer.checkIds(input, 'input', where(i))
       return [...input]
     })
     const context = await this.openContext()
     let promptTokens = 0
-    const { contextSize } = this.loaded.info
-    for (const tokens of tokenized) {
+    for (const [i, tokens] of tokenized.entries()) {
       const length = context.calculateInputLength(tokens as Token[])
-      if (length > contextSize) throw new ContextLengthExceededError(length, contextSize, 'input')
+      if (length > contextSize) throw new ContextLengthExceededError(length, contextSize, where(i))
       promptTokens += length
     }
     return this.exclusive(async () => {

@@ -130,12 +130,13 @@ export class LoadedModel {
     if (request.n > this.info.parallel) {
       throw new InvalidRequestError(`n is ${request.n}, but this model serves at most ${this.info.parallel} choices at once (--parallel).`, 'n')
     }
+    this.refuseCertainlyTooLong(request)
     const rendered = this.promptTokens(request)
     let promptTokens = rendered.tokens
     if (request.truncatePromptTokens !== null) promptTokens = promptTokens.slice(-request.truncatePromptTokens)
     const free = this.info.contextSize - promptTokens.length
     // At least one completion token must fit.
-    if (free < 1) throw new ContextLengthExceededError(promptTokens.length, this.info.contextSize)
+    if (free < 1) throw new ContextLengthExceededError(promptTokens.length, this.info.contextSize, promptParam(request))
     // The configured maxTokens is both the default and the ceiling.
     const ceiling = Math.min(request.maxTokens ?? this.config.maxTokens, this.config.maxTokens)
     const grammar = this.grammarSpec(request)
@@ -170,6 +171,26 @@ export class LoadedModel {
     } catch (error) {
       if (error instanceof UnsupportedSchemaError) throw new InvalidRequestError(`${error.message} Simplify the tool's parameters.`, 'tools')
       throw error
+    }
+  }
+
+  /**
+   * Tokenizing is synchronous and takes ~1 ms per kB, so a body of megabytes would stall every other request.
+   * A text of n characters is at least n / longestTokenChars tokens: past the context by that bound alone, the
+   * request is refused before it is tokenized. Only trimmed message contents count (templates may trim them or
+   * drop reasoning), so the bound never refuses a prompt that would fit.
+   */
+  private refuseCertainlyTooLong(request: GenerationRequest): void {
+    if (request.truncatePromptTokens !== null) return
+    const input = request.input
+    if (input.kind === 'tokens') return
+    const chars =
+      input.kind === 'chat' ? input.messages.reduce((sum, m) => sum + m.content.trim().length, 0)
+      : input.kind === 'text' ? input.text.length
+      : input.prefix.length + input.suffix.length
+    const atLeast = this.vocabulary.minimumTokens(chars)
+    if (atLeast >= this.info.contextSize) {
+      throw new ContextLengthExceededError(atLeast, this.info.contextSize, promptParam(request), true)
     }
   }
 
@@ -323,4 +344,9 @@ function fingerprint(...parts: Array<string | number>): string {
 
 function defaultThreads(modelBytes: number): number {
   return modelBytes < SINGLE_THREAD_BELOW_BYTES ? 1 : availableCpus()
+}
+
+/** The request field that holds the prompt: chat's messages, or completions' prompt. */
+function promptParam(request: GenerationRequest): string {
+  return request.input.kind === 'chat' ? 'messages' : 'prompt'
 }

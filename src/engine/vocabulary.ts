@@ -9,6 +9,11 @@ import type { LlamaModel, Token } from 'node-llama-cpp'
 export class Vocabulary {
   readonly size: number
   readonly eogTokens: readonly number[]
+  /**
+   * The most characters one token can stand for (its longest piece); a text of n characters is at least
+   * n / longestTokenChars tokens. Infinity when the GGUF lists no pieces.
+   */
+  readonly longestTokenChars: number
   private readonly pieces: readonly string[] | null
   private readonly family: string
   private readonly byteDecoder = gpt2ByteDecoder()
@@ -19,9 +24,15 @@ export class Vocabulary {
     this.pieces = Array.isArray(ggml?.tokens) ? (ggml.tokens as string[]) : null
     this.family = typeof ggml?.model === 'string' ? ggml.model : ''
     this.size = this.pieces?.length ?? [...model.iterateAllTokens()].length
+    this.longestTokenChars = this.pieces ? this.pieces.reduce((longest, piece) => Math.max(longest, piece.length), 1) : Infinity
     const eog: number[] = []
     for (let token = 0; token < this.size; token++) if (model.isEogToken(token as Token)) eog.push(token)
     this.eogTokens = eog
+  }
+
+  /** Fewest tokens a text of this many characters can be. */
+  minimumTokens(chars: number): number {
+    return Math.ceil(chars / this.longestTokenChars)
   }
 
   has(token: number): boolean {

@@ -11,6 +11,7 @@ import type { RequestTimings } from '../scheduler/scheduler.js'
 import { ignoredParams } from '../api/codec/generation-params.js'
 import { authPlugin } from './plugins/auth.js'
 import { corsPlugin } from './plugins/cors.js'
+import { limitsPlugin } from './plugins/limits.js'
 import { errorsPlugin } from './plugins/errors.js'
 import { openApiPlugin } from './plugins/openapi.js'
 import { rateLimitPlugin } from './plugins/rate-limit.js'
@@ -126,6 +127,7 @@ export async function buildApp({ config, router, log, metrics }: AppDependencies
   await app.register(corsPlugin, { origins: config.server.corsOrigins })
   await app.register(authPlugin, { apiKeys: config.server.apiKeys, metricsToken: config.server.metricsToken })
   await app.register(rateLimitPlugin, config.server.rateLimit)
+  await app.register(limitsPlugin)
   // Before the routes: it collects their schemas as they are added.
   await app.register(openApiPlugin, { docs: config.server.docs })
   await app.register(healthRoutes)

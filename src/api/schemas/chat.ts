@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { Nullable, UsageSchema } from './common.js'
+import { REQUEST_LIMITS } from './limits.js'
 import { FinishReasonSchema, GenerationParamsProperties, StopReasonSchema, responseHead } from './generation-params.js'
 
 /**
@@ -35,12 +36,17 @@ export const ChatCompletionRequestSchema = Type.Object(
   {
     ...GenerationParamsProperties,
     model: Nullable(Type.String({ description: 'Model id or alias; empty or omitted = the default model.' })),
-    messages: Type.Array(ChatMessageSchema, { minItems: 1 }),
+    messages: Type.Array(ChatMessageSchema, { minItems: 1, maxItems: REQUEST_LIMITS.messages }),
     logprobs: Nullable(Type.Boolean()),
     top_logprobs: Nullable(Type.Integer({ minimum: 0, maximum: 20 })),
     max_completion_tokens: Nullable(Type.Integer({ minimum: 1, description: 'Wins over max_tokens.' })),
     // Tools are checked in the codec, so a bad definition gets a 400 naming e.g. `tools[1].function.name`.
-    tools: Nullable(Type.Array(Type.Unknown(), { description: '`{type: "function", function: {name, description?, parameters?, strict?}}`' })),
+    tools: Nullable(
+      Type.Array(Type.Unknown(), {
+        maxItems: REQUEST_LIMITS.tools,
+        description: '`{type: "function", function: {name, description?, parameters?, strict?}}`',
+      }),
+    ),
     tool_choice: Nullable(Type.Unknown({ description: '`none`, `auto`, `required` or `{type: "function", function: {name}}`.' })),
     parallel_tool_calls: Nullable(Type.Boolean({ description: 'Defaults to true; false = at most one call.' })),
     echo: Nullable(Type.Boolean()),
@@ -56,7 +62,7 @@ export const ChatCompletionRequestSchema = Type.Object(
     chat_template_kwargs: Nullable(Type.Record(Type.String(), Type.Unknown(), { description: 'Extra template variables, e.g. `enable_thinking`.' })),
     chat_template_args: Nullable(Type.Record(Type.String(), Type.Unknown(), { description: 'Same as `chat_template_kwargs` (merged).' })),
     documents: Nullable(Type.Array(Type.Record(Type.String(), Type.Unknown()), { description: 'RAG documents passed to the template.' })),
-    functions: Nullable(Type.Array(Type.Unknown())),
+    functions: Nullable(Type.Array(Type.Unknown(), { maxItems: REQUEST_LIMITS.tools })),
     function_call: Nullable(Type.Unknown()),
     modalities: Nullable(Type.Array(Type.String())),
     audio: Nullable(Type.Unknown()),

@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { Nullable } from './common.js'
+import { REQUEST_LIMITS } from './limits.js'
 
 /**
  * Request fields shared by /v1/chat/completions and /v1/completions: sampling, length, stops, n and the
@@ -26,16 +27,22 @@ export type ResponseFormat = Static<typeof ResponseFormatSchema>
 
 export const GenerationParamsProperties = {
     frequency_penalty: Nullable(Type.Number({ minimum: -2, maximum: 2 })),
-    logit_bias: Nullable(Type.Record(Type.String(), Type.Number({ minimum: -100, maximum: 100 }))),
+    logit_bias: Nullable(
+      Type.Record(Type.String(), Type.Number({ minimum: -100, maximum: 100 }), { maxProperties: REQUEST_LIMITS.logitBiasEntries }),
+    ),
     max_tokens: Nullable(Type.Integer({ minimum: 1 })),
     n: Nullable(Type.Integer({ minimum: 1 })),
     presence_penalty: Nullable(Type.Number({ minimum: -2, maximum: 2 })),
     response_format: Nullable(ResponseFormatSchema),
     seed: Nullable(Type.Integer({ description: 'Same seed and parameters give the same output. Random when absent.' })),
     stop: Nullable(
-      Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }), { maxItems: 32 })], {
-        description: 'Up to 32 non-empty strings; generation ends before them and they are not returned.',
-      }),
+      Type.Union(
+        [
+          Type.String({ minLength: 1, maxLength: REQUEST_LIMITS.stopStringChars }),
+          Type.Array(Type.String({ minLength: 1, maxLength: REQUEST_LIMITS.stopStringChars }), { maxItems: REQUEST_LIMITS.stopStrings }),
+        ],
+        { description: 'Up to 32 non-empty strings; generation ends before them and they are not returned.' },
+      ),
     ),
     stream: Nullable(Type.Boolean()),
     stream_options: Nullable(
@@ -62,7 +69,7 @@ export const GenerationParamsProperties = {
     best_of: Nullable(Type.Integer({ minimum: 1 })),
     priority: Nullable(Type.Integer({ description: 'Queue order when the server is busy: lower goes first (vLLM). Default 0.' })),
     use_beam_search: Nullable(Type.Boolean()),
-    bad_words: Nullable(Type.Array(Type.String())),
+    bad_words: Nullable(Type.Array(Type.String(), { maxItems: REQUEST_LIMITS.badWords })),
     bad: Nullable(Type.Array(Type.String())),
     prompt_logprobs: Nullable(Type.Integer({ minimum: 0 })),
     logits_processors: Nullable(Type.Array(Type.Unknown())),
