@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { syntheticPrompt } from '../src/bench/load-generator.js'
+import { syntheticPrompt } from '../src/bench/workload.js'
 import { distribution, levelMetrics, mean, percentile, requestMetrics } from '../src/bench/metrics.js'
 
 describe('percentile (numpy linear interpolation)', () => {

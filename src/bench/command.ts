@@ -1,21 +1,43 @@
-/** `gguf-serve bench`: option parsing and output; the work is in load-generator.ts. */
-import { writeFileSync } from 'node:fs'
+/** `gguf-serve bench`: option parsing, the targets, and the outputs (JSON, Markdown, chart, README block). */
+import { readFileSync, writeFileSync } from 'node:fs'
 import { StartupError } from '../errors.js'
-import { runBench } from './load-generator.js'
-import { markdownReport } from './report.js'
+import { availableCpus } from '../engine/available-cpus.js'
+import { SYNTHETIC_LLAMA_PRESETS, type SyntheticLlamaPresetName } from '../gguf/synthetic-llama.js'
+import { chartSvg } from './chart.js'
+import { ratioTables } from './compare.js'
+import { HttpTarget } from './load-generator.js'
+import { readmeResults, replaceBetweenMarkers, type HttpOverheadReport } from './readme-results.js'
+import { markdownReport, thisMachine, type BenchReport } from './report.js'
+import { runTargets } from './runner.js'
+import type { BenchTarget } from './target.js'
+import type { LoadLevel } from './workload.js'
 
 export interface BenchFlags {
-  baseUrl: string
+  baseUrl?: string
+  compareUrl?: string
   apiKey?: string
   model?: string
-  concurrency: string
+  engineModel?: string
+  threads?: string
+  parallel: string
+  contextSize: string
+  batchSize: string
+  concurrency?: string
+  requestRate?: string
   requests: string
+  rounds: string
   promptTokens: string
+  promptTokensRange: string
   outputTokens: string
+  outputTokensRange: string
   seed: string
   warmup: string
   out?: string
   markdown?: boolean
+  chart?: string
+  readme?: string
+  httpReport?: string
+  makeModel?: string
 }
 
 function integer(flag: string, value: string, min: number): number {
@@ -26,41 +48,141 @@ function integer(flag: string, value: string, min: number): number {
   return n
 }
 
-export async function bench(flags: BenchFlags): Promise<void> {
-  let baseUrl: URL
+function fraction(flag: string, value: string): number {
+  const n = Number(value)
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n >= 1) throw new StartupError(`${flag} must be a number in [0, 1), got "${value}"`)
+  return n
+}
+
+function httpUrl(flag: string, value: string): string {
+  let url: URL
   try {
-    baseUrl = new URL(flags.baseUrl)
+    url = new URL(value)
   } catch {
-    throw new StartupError(`--base-url must be an http(s) URL such as http://127.0.0.1:8080/v1, got "${flags.baseUrl}"`)
+    throw new StartupError(`${flag} must be an http(s) URL such as http://127.0.0.1:8080/v1, got "${value}"`)
   }
-  if (baseUrl.protocol !== 'http:' && baseUrl.protocol !== 'https:') throw new StartupError(`--base-url must be an http(s) URL, got "${flags.baseUrl}"`)
-  const concurrencies = flags.concurrency.split(',').map((c) => integer('--concurrency', c.trim(), 1))
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new StartupError(`${flag} must be an http(s) URL, got "${value}"`)
+  return value
+}
+
+/** Concurrency levels then rate levels, in the order given; concurrency 1,2,4 when neither is given. */
+export function parseLevels(concurrency: string | undefined, requestRate: string | undefined): LoadLevel[] {
+  const list = (value: string | undefined) => (value === undefined ? [] : value.split(',').map((v) => v.trim()))
+  const levels: LoadLevel[] = [
+    ...list(concurrency ?? (requestRate === undefined ? '1,2,4' : undefined)).map((c) => ({ kind: 'concurrency' as const, concurrency: integer('--concurrency', c, 1) })),
+    ...list(requestRate).map((r) => {
+      const requestsPerS = Number(r)
+      if (r === '' || !Number.isFinite(requestsPerS) || requestsPerS <= 0) throw new StartupError(`--request-rate must be a number > 0 (requests/s), got "${r}"`)
+      return { kind: 'rate' as const, requestsPerS }
+    }),
+  ]
+  return levels
+}
+
+/** `--make-model preset[=path]`: writes (or finds) the generated model and prints its path. */
+async function makeModel(spec: string): Promise<void> {
+  const [preset, path] = spec.split('=', 2) as [string, string | undefined]
+  if (!(preset in SYNTHETIC_LLAMA_PRESETS)) {
+    throw new StartupError(`--make-model must name a preset (${Object.keys(SYNTHETIC_LLAMA_PRESETS).join(', ')}), got "${preset}"`)
+  }
+  // Imported here: writing models is rare, and the writer pulls in node-llama-cpp's GGUF reader.
+  const { ensureSyntheticModel } = await import('../gguf/make-model.js')
+  process.stderr.write(`writing ${preset} (skipped when the file is already there)…\n`)
+  // Seed 7, as the bench scripts use: the same file wherever it is made.
+  const written = await ensureSyntheticModel(path ?? `bench/models/synthetic-${preset}.gguf`, preset as SyntheticLlamaPresetName, { seed: 7 })
+  process.stdout.write(`${written}\n`)
+}
+
+async function openTargets(flags: BenchFlags): Promise<BenchTarget[]> {
+  const apiKey = flags.apiKey ?? process.env.OPENAI_API_KEY
+  const targets: BenchTarget[] = []
+  if (flags.baseUrl) targets.push(await HttpTarget.open('server', httpUrl('--base-url', flags.baseUrl), apiKey, flags.model))
+  if (flags.compareUrl) targets.push(await HttpTarget.open('compare', httpUrl('--compare-url', flags.compareUrl), apiKey, flags.model))
+  if (flags.engineModel) {
+    const settings = {
+      modelPath: flags.engineModel,
+      threads: flags.threads === undefined ? availableCpus() : integer('--threads', flags.threads, 1),
+      parallel: integer('--parallel', flags.parallel, 1),
+      contextSize: integer('--context-size', flags.contextSize, 64),
+      batchSize: integer('--batch-size', flags.batchSize, 1),
+    }
+    try {
+      // Imported here: HTTP-only runs need not load the native engine.
+      const { RawEngineTarget } = await import('./raw-engine.js')
+      targets.push(await RawEngineTarget.open('engine', settings))
+    } catch (error) {
+      throw new StartupError(`Cannot load ${flags.engineModel} for the engine run: ${(error as Error).message}`, { cause: error })
+    }
+  }
+  if (targets.length === 0) throw new StartupError('give --base-url (and/or --compare-url, --engine-model), or --make-model')
+  return targets
+}
+
+export async function bench(flags: BenchFlags): Promise<void> {
+  if (flags.makeModel) return makeModel(flags.makeModel)
   const options = {
-    baseUrl: flags.baseUrl,
-    apiKey: flags.apiKey ?? process.env.OPENAI_API_KEY,
-    model: flags.model,
-    concurrencies,
+    levels: parseLevels(flags.concurrency, flags.requestRate),
     requests: integer('--requests', flags.requests, 1),
-    promptTokens: integer('--prompt-tokens', flags.promptTokens, 1),
-    outputTokens: integer('--output-tokens', flags.outputTokens, 1),
-    seed: integer('--seed', flags.seed, 0),
+    rounds: integer('--rounds', flags.rounds, 1),
     warmup: integer('--warmup', flags.warmup, 0),
-  }
-  const tty = process.stderr.isTTY
-  const report = await runBench({
-    ...options,
-    progress: (line, final) => {
-      if (tty) process.stderr.write(`\r\x1b[K${line}${final ? '\n' : ''}`)
-      else if (final) process.stderr.write(`${line}\n`)
+    workload: {
+      promptTokens: { mean: integer('--prompt-tokens', flags.promptTokens, 1), range: fraction('--prompt-tokens-range', flags.promptTokensRange) },
+      outputTokens: { mean: integer('--output-tokens', flags.outputTokens, 1), range: fraction('--output-tokens-range', flags.outputTokensRange) },
+      seed: integer('--seed', flags.seed, 0),
     },
-  })
+  }
+  const http: HttpOverheadReport | null = flags.httpReport ? JSON.parse(readFileSync(flags.httpReport, 'utf8')) : null
+  const startedAt = new Date().toISOString()
+  const targets = await openTargets(flags)
+  const tty = process.stderr.isTTY
+  let reports
+  try {
+    reports = await runTargets(targets, {
+      ...options,
+      // On a terminal one line is rewritten in place; in a log only finished lines are written.
+      progress: (line, final) => {
+        if (tty) process.stderr.write(`\r\x1b[K${line}${final ? '\n' : ''}`)
+        else if (final) process.stderr.write(`${line}\n`)
+      },
+    })
+  } finally {
+    await Promise.all(targets.map((t) => t.close()))
+  }
+  const report: BenchReport = {
+    tool: 'gguf-serve bench',
+    startedAt,
+    command: `gguf-serve ${process.argv.slice(2).join(' ')}`,
+    machine: thisMachine(),
+    options: {
+      levels: options.levels,
+      requests: options.requests,
+      rounds: options.rounds,
+      promptTokens: options.workload.promptTokens,
+      outputTokens: options.workload.outputTokens,
+      seed: options.workload.seed,
+      warmup: options.warmup,
+    },
+    targets: reports,
+    ratios: ratioTables(reports),
+  }
+  write(flags, report, http)
+  if (report.targets.some((t) => t.levels.some((l) => l.errors > 0))) process.exitCode = 2
+}
+
+function write(flags: BenchFlags, report: BenchReport, http: HttpOverheadReport | null): void {
   const json = `${JSON.stringify(report, null, 2)}\n`
   if (flags.out === '-') process.stdout.write(json)
   else if (flags.out) {
     writeFileSync(flags.out, json)
     process.stderr.write(`report written to ${flags.out}\n`)
   }
+  if (flags.chart) {
+    writeFileSync(flags.chart, chartSvg(report))
+    process.stderr.write(`chart written to ${flags.chart}\n`)
+  }
+  if (flags.readme) {
+    writeFileSync(flags.readme, replaceBetweenMarkers(readFileSync(flags.readme, 'utf8'), readmeResults(report, http)))
+    process.stderr.write(`results written into ${flags.readme}\n`)
+  }
   if (flags.markdown || !flags.out) (flags.out === '-' ? process.stderr : process.stdout).write(markdownReport(report))
-  const errors = report.levels.reduce((sum, l) => sum + l.errors, 0)
-  if (errors > 0) process.exitCode = 2
 }

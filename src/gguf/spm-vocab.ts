@@ -122,3 +122,24 @@ function buildSpmVocab(): SpmVocab {
 
 /** The vocabulary every synthetic model uses (built once; treat as immutable). */
 export const SPM_VOCAB: SpmVocab = buildSpmVocab()
+
+/**
+ * SPM_VOCAB padded with filler pieces up to `size` tokens, for models whose per-token cost must match a
+ * real vocabulary (the output matrix and the sampler scale with it). A filler is `▁`, a private-use
+ * character and four base-36 digits: SentencePiece reaches a piece only through pieces one character
+ * shorter, and none exist, so no text tokenizes into a filler and prompts tokenize as with SPM_VOCAB.
+ * The model may still generate them (as text they are that private-use character and the digits).
+ */
+export function paddedSpmVocab(size: number): SpmVocab {
+  const base = SPM_VOCAB
+  const fillers = size - base.tokens.length
+  if (fillers < 0) throw new RangeError(`a vocabulary of ${size} tokens is smaller than the built-in one (${base.tokens.length})`)
+  if (fillers === 0) return base
+  const filler = (n: number) => `${SPM_SPACE}\uF000${n.toString(36).padStart(4, '0')}`
+  return {
+    ...base,
+    tokens: [...base.tokens, ...Array.from({ length: fillers }, (_, n) => filler(n))],
+    scores: [...base.scores, ...new Array<number>(fillers).fill(0)],
+    tokenTypes: [...base.tokenTypes, ...new Array<SpmTokenType>(fillers).fill(SpmTokenType.NORMAL)],
+  }
+}

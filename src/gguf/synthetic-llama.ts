@@ -5,7 +5,7 @@ import {
   type GgufTensorSpec,
   type GgufTensorType,
 } from './gguf-writer.js'
-import { SPM_VOCAB, SpmTokenType } from './spm-vocab.js'
+import { paddedSpmVocab, SPM_VOCAB, SpmTokenType, type SpmVocab } from './spm-vocab.js'
 
 /** The standard ChatML template (as used by Qwen and others), which node-llama-cpp maps to its ChatML wrapper. */
 export const CHATML_TEMPLATE =
@@ -27,6 +27,13 @@ export interface SyntheticLlamaOptions {
   chatTemplate?: string | null
   ropeFreqBase?: number
   rmsNormEps?: number
+  /** Tokens in the vocabulary: the built-in one padded with unreachable filler pieces. Defaults to the built-in size. */
+  vocabularySize?: number
+  /**
+   * The output head reuses token_embd, as in Llama 3.2 1B (a smaller file, the same compute). Random tied
+   * weights mostly predict the input token again, which benchmarks do not mind. Defaults to false.
+   */
+  tiedEmbeddings?: boolean
 }
 
 export const SYNTHETIC_LLAMA_PRESETS = {
@@ -61,6 +68,20 @@ export const SYNTHETIC_LLAMA_PRESETS = {
     tensorType: 'Q8_0',
     ropeFreqBase: 1_000_000,
     rmsNormEps: 1e-6,
+  },
+  /** Llama-3.2-1B's shape with a vocabulary of its real size (128,256 tokens) and tied embeddings; about 1.3 GB. */
+  'llama1b-shape': {
+    hiddenSize: 2048,
+    layers: 16,
+    heads: 32,
+    kvHeads: 8,
+    ffnSize: 8192,
+    contextLength: 131072,
+    tensorType: 'Q8_0',
+    ropeFreqBase: 500_000,
+    rmsNormEps: 1e-5,
+    vocabularySize: 128_256,
+    tiedEmbeddings: true,
   },
 } as const satisfies Record<string, SyntheticLlamaOptions>
 
@@ -138,11 +159,15 @@ function validate(options: SyntheticLlamaOptions): void {
 // 1 in 10 prompts got stuck within 200 tokens, with gain 3 none of 60).
 const QK_GAIN = 3
 
-function tensorSpecs(options: SyntheticLlamaOptions): GgufTensorSpec[] {
+function vocabularyOf(options: SyntheticLlamaOptions): SpmVocab {
+  return paddedSpmVocab(options.vocabularySize ?? SPM_VOCAB.tokens.length)
+}
+
+function tensorSpecs(options: SyntheticLlamaOptions, vocab: SpmVocab): GgufTensorSpec[] {
   const { hiddenSize, layers, heads, kvHeads, ffnSize, tensorType } = options
   const seed = options.seed ?? 0
   const kvSize = (hiddenSize / heads) * kvHeads
-  const vocabSize = SPM_VOCAB.tokens.length
+  const vocabSize = vocab.tokens.length
   // Std 1/sqrt(fan-in) keeps every matmul output near unit scale so each block really mixes context.
   const weight = (name: string, dims: [number, number], gain = 1): GgufTensorSpec => ({
     name,
@@ -152,7 +177,9 @@ function tensorSpecs(options: SyntheticLlamaOptions): GgufTensorSpec[] {
   })
   const norm = (name: string): GgufTensorSpec => ({ name, dims: [hiddenSize], type: 'F32', fill: onesFill })
 
-  const tensors: GgufTensorSpec[] = [weight('token_embd.weight', [hiddenSize, vocabSize])]
+  const embeddings = weight('token_embd.weight', [hiddenSize, vocabSize])
+  // Tied: token_embd is the output head too, so it gets the head's zero rows for non-NORMAL tokens.
+  const tensors: GgufTensorSpec[] = [options.tiedEmbeddings ? { ...embeddings, fill: zeroNonNormalRows(embeddings.fill, vocab, hiddenSize) } : embeddings]
   for (let block = 0; block < layers; block++) {
     const prefix = `blk.${block}`
     tensors.push(
@@ -167,8 +194,9 @@ function tensorSpecs(options: SyntheticLlamaOptions): GgufTensorSpec[] {
       weight(`${prefix}.ffn_down.weight`, [ffnSize, hiddenSize]),
     )
   }
-  // Untied output head: with output = token_embd a random model mostly predicts its input token.
-  tensors.push(norm('output_norm.weight'), outputHead(seed, hiddenSize, vocabSize, tensorType))
+  tensors.push(norm('output_norm.weight'))
+  // Untied by default: with output = token_embd a random model mostly predicts its input token.
+  if (!options.tiedEmbeddings) tensors.push(outputHead(seed, hiddenSize, vocab, tensorType))
   return tensors
 }
 
@@ -182,23 +210,23 @@ const OUTPUT_LOGIT_STD = 4
  * bytes, and sampled output stays text. A random model that stops or emits invalid UTF-8 at
  * random would make test and benchmark lengths depend on luck.
  */
-function outputHead(seed: number, hiddenSize: number, vocabSize: number, type: GgufTensorType): GgufTensorSpec {
+function outputHead(seed: number, hiddenSize: number, vocab: SpmVocab, type: GgufTensorType): GgufTensorSpec {
   const name = 'output.weight'
   const random = randomNormalFill(seed, name, OUTPUT_LOGIT_STD / Math.sqrt(hiddenSize))
-  return {
-    name,
-    dims: [hiddenSize, vocabSize],
-    type,
-    fill: (out, offset) => {
-      random(out, offset)
-      for (let i = 0; i < out.length; i++) {
-        if (SPM_VOCAB.tokenTypes[Math.floor((offset + i) / hiddenSize)] !== SpmTokenType.NORMAL) out[i] = 0
-      }
-    },
+  return { name, dims: [hiddenSize, vocab.tokens.length], type, fill: zeroNonNormalRows(random, vocab, hiddenSize) }
+}
+
+/** `fill` with the rows (one per token, `hiddenSize` long) of every non-NORMAL token set to zero. */
+function zeroNonNormalRows(fill: GgufTensorSpec['fill'], vocab: SpmVocab, hiddenSize: number): GgufTensorSpec['fill'] {
+  return (out, offset) => {
+    fill(out, offset)
+    for (let i = 0; i < out.length; i++) {
+      if (vocab.tokenTypes[Math.floor((offset + i) / hiddenSize)] !== SpmTokenType.NORMAL) out[i] = 0
+    }
   }
 }
 
-function metadata(options: SyntheticLlamaOptions): GgufMetadataEntry[] {
+function metadata(options: SyntheticLlamaOptions, vocab: SpmVocab): GgufMetadataEntry[] {
   const { hiddenSize, heads } = options
   const chatTemplate = options.chatTemplate === undefined ? CHATML_TEMPLATE : options.chatTemplate
   const entries: GgufMetadataEntry[] = [
@@ -216,16 +244,16 @@ function metadata(options: SyntheticLlamaOptions): GgufMetadataEntry[] {
     { key: 'llama.attention.layer_norm_rms_epsilon', type: 'float32', value: options.rmsNormEps ?? 1e-5 },
     { key: 'llama.rope.dimension_count', type: 'uint32', value: hiddenSize / heads },
     { key: 'llama.rope.freq_base', type: 'float32', value: options.ropeFreqBase ?? 10_000 },
-    { key: 'llama.vocab_size', type: 'uint32', value: SPM_VOCAB.tokens.length },
+    { key: 'llama.vocab_size', type: 'uint32', value: vocab.tokens.length },
     { key: 'tokenizer.ggml.model', type: 'string', value: 'llama' },
-    { key: 'tokenizer.ggml.tokens', type: 'string[]', value: SPM_VOCAB.tokens },
-    { key: 'tokenizer.ggml.scores', type: 'float32[]', value: SPM_VOCAB.scores },
-    { key: 'tokenizer.ggml.token_type', type: 'int32[]', value: SPM_VOCAB.tokenTypes },
-    { key: 'tokenizer.ggml.bos_token_id', type: 'uint32', value: SPM_VOCAB.bosId },
-    { key: 'tokenizer.ggml.eos_token_id', type: 'uint32', value: SPM_VOCAB.eosId },
+    { key: 'tokenizer.ggml.tokens', type: 'string[]', value: vocab.tokens },
+    { key: 'tokenizer.ggml.scores', type: 'float32[]', value: vocab.scores },
+    { key: 'tokenizer.ggml.token_type', type: 'int32[]', value: vocab.tokenTypes },
+    { key: 'tokenizer.ggml.bos_token_id', type: 'uint32', value: vocab.bosId },
+    { key: 'tokenizer.ggml.eos_token_id', type: 'uint32', value: vocab.eosId },
     // <|im_end|> ends a ChatML turn, so llama.cpp must treat it as end-of-generation too.
-    { key: 'tokenizer.ggml.eot_token_id', type: 'uint32', value: SPM_VOCAB.imEndId },
-    { key: 'tokenizer.ggml.unknown_token_id', type: 'uint32', value: SPM_VOCAB.unknownId },
+    { key: 'tokenizer.ggml.eot_token_id', type: 'uint32', value: vocab.imEndId },
+    { key: 'tokenizer.ggml.unknown_token_id', type: 'uint32', value: vocab.unknownId },
     { key: 'tokenizer.ggml.add_bos_token', type: 'bool', value: true },
     { key: 'tokenizer.ggml.add_eos_token', type: 'bool', value: false },
   ]
@@ -236,7 +264,8 @@ function metadata(options: SyntheticLlamaOptions): GgufMetadataEntry[] {
 /** The GGUF layout of a synthetic llama model (no I/O). */
 export function syntheticLlamaSpec(options: SyntheticLlamaOptions): GgufSpec {
   validate(options)
-  return { metadata: metadata(options), tensors: tensorSpecs(options) }
+  const vocab = vocabularyOf(options)
+  return { metadata: metadata(options, vocab), tensors: tensorSpecs(options, vocab) }
 }
 
 export function syntheticLlamaParameterCount(options: SyntheticLlamaOptions): number {
@@ -246,7 +275,7 @@ export function syntheticLlamaParameterCount(options: SyntheticLlamaOptions): nu
   )
 }
 
-/** Writes a random-weight llama model with the built-in SentencePiece vocabulary to `path`. */
+/** Writes a random-weight llama model with the built-in SentencePiece vocabulary (padded to `vocabularySize`) to `path`. */
 export async function writeSyntheticLlama(path: string, options: SyntheticLlamaOptions): Promise<void> {
   await writeGguf(path, syntheticLlamaSpec(options))
 }
