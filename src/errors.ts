@@ -140,7 +140,10 @@ export class RequestTimeoutError extends ServeError {
   }
 }
 
-/** 500: something failed inside the engine. The message is logged, not sent. */
+/** A failure inside the engine, as clients see it: what failed, never the internals. */
+export const GENERATION_FAILED = 'Generation failed inside the engine; the server log has the details.'
+
+/** 500: something failed inside the engine. The message is sent; the cause (internal detail) is only logged. */
 export class EngineError extends ServeError {
   readonly status = 500
   readonly type = 'server_error'

@@ -119,7 +119,7 @@ export class Embedder {
       .createEmbeddingContext({ contextSize: info.contextSize + 1, batchSize: info.contextSize + 1, threads: info.threads })
       .catch((error: unknown) => {
         this.context = null
-        throw new EngineError(`Cannot create the embedding context for ${info.id}: ${(error as Error).message}`, error)
+        throw new EngineError(`Cannot create the embedding context for ${info.id}; the server log has the details.`, error)
       })
     return this.context
   }

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream'
 import type { FastifyReply } from 'fastify'
-import { EngineError, ServeError } from '../errors.js'
+import { EngineError, GENERATION_FAILED, ServeError } from '../errors.js'
 import { errorBody } from './error-body.js'
 
 /**
@@ -24,7 +24,7 @@ async function* frame(chunks: AsyncIterable<unknown>, reply: FastifyReply): Asyn
     for await (const chunk of chunks) yield `data: ${JSON.stringify(chunk)}\n\n`
     yield 'data: [DONE]\n\n'
   } catch (error) {
-    const served = error instanceof ServeError ? error : new EngineError('Generation failed.', error)
+    const served = error instanceof ServeError ? error : new EngineError(GENERATION_FAILED, error)
     reply.request.log.error({ err: error }, 'error after the stream started')
     yield `data: ${JSON.stringify(errorBody(served))}\n\n`
   }

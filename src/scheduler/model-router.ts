@@ -92,7 +92,8 @@ export class ModelRouter {
       )
     } catch (error) {
       if (error instanceof ServeError) throw error
-      throw new UnavailableError(`The model '${model.config.id}' could not be loaded: ${(error as Error).message}`, 'model_load_failed')
+      // The cause (a file path, llama.cpp's words) is logged by the loader, not sent.
+      throw new UnavailableError(`The model '${model.config.id}' could not be loaded; the server log has the details.`, 'model_load_failed')
     }
   }
 

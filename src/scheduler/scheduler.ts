@@ -1,5 +1,5 @@
 import type { Logger } from 'pino'
-import { EngineError, OverloadedError, RequestTimeoutError, ServeError, UnavailableError } from '../errors.js'
+import { EngineError, GENERATION_FAILED, OverloadedError, RequestTimeoutError, ServeError, UnavailableError } from '../errors.js'
 import type { Generation, GenerationPlan } from '../engine/generation.js'
 import type { LoadedModel } from '../engine/loaded-model.js'
 import type { GenerationEvent, GenerationRequest } from '../engine/types.js'
@@ -246,7 +246,7 @@ export class Scheduler {
     } catch (error) {
       // An engine failure ends this request only.
       const entry = [...this.running].find((e) => e.generations.includes(generation))
-      if (entry) this.fail(entry, new EngineError(`Generation failed: ${(error as Error).message}`, error), 'error')
+      if (entry) this.fail(entry, new EngineError(GENERATION_FAILED, error), 'error')
     }
     if (prefilling && !generation.prefilling) this.options.metrics.promptTokensEvaluated.inc(this.labels, generation.evaluatedPromptTokens)
   }
@@ -298,7 +298,7 @@ export class Scheduler {
 
   private fail(entry: Entry, error: unknown, outcome: RequestOutcome = 'error'): void {
     entry.failed = true
-    entry.channel.end(error instanceof ServeError ? error : new EngineError(String(error), error))
+    entry.channel.end(error instanceof ServeError ? error : new EngineError(GENERATION_FAILED, error))
     this.finishEntry(entry, outcome)
   }
 
