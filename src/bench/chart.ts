@@ -5,7 +5,7 @@
 import type { BenchReport } from './report.js'
 import type { LevelReport } from './runner.js'
 
-const PANEL = { width: 420, height: 260, left: 64, right: 16, top: 36, bottom: 44 }
+const PANEL = { width: 440, height: 260, left: 64, right: 40, top: 36, bottom: 44 }
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b']
 
 interface Panel {
