@@ -116,6 +116,30 @@ describe('response_format', () => {
     expect(['yes', 'no']).toContain(res.json.choices[0].message.content)
   })
 
+  it("other servers' fields constrain the output too: llama-server's grammar/json_schema, vLLM's guided_* and structured_outputs", async () => {
+    const schema = { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'], additionalProperties: false }
+    const validJson = (content: string) => ajv.validate(schema, JSON.parse(content))
+    const cases: Array<[Record<string, unknown>, (content: string) => boolean]> = [
+      [{ grammar: 'root ::= "yes" | "no"' }, (c) => ['yes', 'no'].includes(c)],
+      [{ guided_grammar: 'root ::= "up" | "down"' }, (c) => ['up', 'down'].includes(c)],
+      [{ guided_choice: ['red', 'green', 'a "quoted" one'] }, (c) => ['red', 'green', 'a "quoted" one'].includes(c)],
+      [{ structured_outputs: { choice: ['left', 'right'] } }, (c) => ['left', 'right'].includes(c)],
+      [{ json_schema: schema }, validJson],
+      [{ guided_json: schema }, validJson],
+      [{ guided_json: JSON.stringify(schema) }, validJson],
+      [{ structured_outputs: { json: schema } }, validJson],
+      [{ structured_outputs: { json_object: true }, ...CLOSERS }, (c) => typeof JSON.parse(c) === 'object'],
+    ]
+    for (const [fields, valid] of cases) {
+      for (const seed of [1, 2, 3]) {
+        const res = await generate(undefined, seed, fields)
+        expect(res.status, res.text).toBe(200)
+        expect(res.headers.get('x-ignored-params'), JSON.stringify(fields)).toBeNull()
+        expect(valid(res.json.choices[0].message.content), `${JSON.stringify(fields)} → ${res.json.choices[0].message.content}`).toBe(true)
+      }
+    }
+  })
+
   it('streams structured output that concatenates to the same JSON', async () => {
     const format = { type: 'json_schema', json_schema: { name: 's', schema: { type: 'object', properties: { a: { type: 'integer' } }, required: ['a'] } } }
     const whole = await generate(format, 9)
@@ -176,5 +200,13 @@ describe('refusals name what cannot be enforced', () => {
     await expect400({ type: 'json_object' }, 'ignore_eos', { ignore_eos: true })
     await expect400({ type: 'json_object' }, 'min_tokens', { min_tokens: 3 })
     await expect400({ type: 'json_object' }, 'logprobs', { logprobs: true })
+    // Two constraints at once, a regex (not enforceable), JSON text that does not parse.
+    await expect400({ type: 'json_object' }, 'guided_choice', { guided_choice: ['a', 'b'] })
+    await expect400(undefined, 'guided_json', { grammar: 'root ::= "a"', guided_json: { type: 'object' } })
+    await expect400(undefined, 'guided_regex', { guided_regex: '[a-z]+' })
+    await expect400(undefined, 'structured_outputs.regex', { structured_outputs: { regex: '[a-z]+' } })
+    await expect400(undefined, 'guided_json', { guided_json: '{not json' })
+    await expect400(undefined, 'grammar', { grammar: 'root ::= undefined-rule' })
+    await expect400(undefined, 'json_schema', { json_schema: { type: 'string', pattern: 'a+' } })
   })
 })

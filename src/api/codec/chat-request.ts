@@ -21,8 +21,9 @@ export function decodeChatRequest(body: ChatCompletionRequest, model: string, li
   }
   const tools = decodeTools(body)
   if (tools && tools.choice.kind !== 'none' && params.grammar) {
-    // One grammar per request: calls and a response format cannot both be enforced.
-    throw new InvalidRequestError("response_format cannot be combined with tool calls; drop it or send tool_choice 'none'.", 'response_format')
+    // One grammar per request: calls and an output format cannot both be enforced.
+    const param = params.grammar.param.split('.')[0]!
+    throw new InvalidRequestError(`${param} cannot be combined with tool calls; drop it or send tool_choice 'none'.`, param)
   }
   const template = decodeTemplateOptions(body)
   return {

@@ -83,7 +83,72 @@ export function decodeGenerationParams(body: GenerationParams, limits: ModelLimi
     skipSpecialTokens: body.skip_special_tokens ?? true,
     truncatePromptTokens: body.truncate_prompt_tokens ?? null,
     priority: body.priority ?? 0,
-    grammar: body.response_format == null ? null : decodeResponseFormat(body.response_format),
+    grammar: decodeOutputConstraint(body),
+  }
+}
+
+/**
+ * The one constraint on the output's form, from whichever field carries it: OpenAI's response_format,
+ * llama-server's `grammar` / `json_schema`, vLLM's `guided_*` or `structured_outputs`. Two at once are refused
+ * rather than one being silently dropped.
+ */
+function decodeOutputConstraint(body: GenerationParams): GrammarSpec | null {
+  const given: Array<() => GrammarSpec | null> = []
+  const structured = body.structured_outputs
+  if (body.response_format != null) given.push(() => decodeResponseFormat(body.response_format!))
+  if (body.grammar != null) given.push(() => gbnf(body.grammar!, 'grammar'))
+  if (body.json_schema != null) given.push(() => schemaGrammar(body.json_schema, 'json_schema'))
+  if (body.guided_json != null) given.push(() => schemaGrammar(parseJsonText(body.guided_json, 'guided_json'), 'guided_json'))
+  if (body.guided_grammar != null) given.push(() => gbnf(body.guided_grammar!, 'guided_grammar'))
+  if (body.guided_choice != null) given.push(() => choiceGrammar(body.guided_choice!, 'guided_choice'))
+  if (body.guided_regex != null) given.push(() => refuseRegex('guided_regex'))
+  if (structured != null) {
+    if (structured.json != null) given.push(() => schemaGrammar(parseJsonText(structured.json, 'structured_outputs.json'), 'structured_outputs.json'))
+    if (structured.grammar != null) given.push(() => gbnf(structured.grammar!, 'structured_outputs.grammar'))
+    if (structured.choice != null) given.push(() => choiceGrammar(structured.choice!, 'structured_outputs.choice'))
+    if (structured.regex != null) given.push(() => refuseRegex('structured_outputs.regex'))
+    if (structured.json_object) given.push(() => ({ gbnf: jsonObjectGrammar(), schema: { type: 'object' }, param: 'structured_outputs.json_object' }))
+  }
+  const specs = given.map((decode) => decode()).filter((spec) => spec !== null)
+  if (specs.length > 1) {
+    throw new InvalidRequestError(
+      `'${specs[0]!.param}' and '${specs[1]!.param}' both constrain the output; send one of them.`,
+      specs[1]!.param,
+    )
+  }
+  return specs[0] ?? null
+}
+
+function gbnf(grammar: string, param: string): GrammarSpec {
+  if (!grammar.trim()) throw new InvalidRequestError(`'${param}' must hold GBNF text.`, param)
+  return { gbnf: grammar, schema: null, param }
+}
+
+/** Exactly one of the strings (GBNF string literals share JSON's escapes). */
+function choiceGrammar(choices: readonly string[], param: string): GrammarSpec {
+  return { gbnf: `root ::= ${choices.map((choice) => JSON.stringify(choice)).join(' | ')}`, schema: null, param }
+}
+
+function refuseRegex(param: string): never {
+  throw new InvalidRequestError(`'${param}' is not supported: regular expressions cannot be enforced; use a JSON Schema, a grammar or a choice.`, param)
+}
+
+/** vLLM takes a schema as an object or as JSON text. */
+function parseJsonText(value: unknown, param: string): unknown {
+  if (typeof value !== 'string') return value
+  try {
+    return JSON.parse(value)
+  } catch {
+    throw new InvalidRequestError(`'${param}' is not valid JSON.`, param)
+  }
+}
+
+function schemaGrammar(schema: unknown, param: string): GrammarSpec {
+  try {
+    return { gbnf: jsonSchemaGrammar(schema), schema: schema as object, param }
+  } catch (error) {
+    if (error instanceof UnsupportedSchemaError) throw new InvalidRequestError(`${error.message} Simplify the schema or remove that keyword.`, param)
+    throw error
   }
 }
 
@@ -93,31 +158,20 @@ export function decodeGenerationParams(body: GenerationParams, limits: ModelLimi
  * keyword that cannot be enforced is a 400 naming it, before anything runs.
  */
 function decodeResponseFormat(format: ResponseFormat): GrammarSpec | null {
-  const withSchema = (schema: unknown, param: string): GrammarSpec => {
-    try {
-      return { gbnf: jsonSchemaGrammar(schema), schema: schema as object, param }
-    } catch (error) {
-      if (error instanceof UnsupportedSchemaError) throw new InvalidRequestError(`${error.message} Simplify the schema or remove that keyword.`, param)
-      throw error
-    }
-  }
   switch (format.type) {
     case 'text':
       return null
     case 'json_object':
     case 'json':
-      if (format.schema != null) return withSchema(format.schema, 'response_format.schema')
+      if (format.schema != null) return schemaGrammar(format.schema, 'response_format.schema')
       return { gbnf: jsonObjectGrammar(), schema: { type: 'object' }, param: 'response_format' }
     case 'json_schema': {
       const spec = format.json_schema
       if (spec?.schema == null) throw new InvalidRequestError("'response_format.json_schema.schema' is required.", 'response_format.json_schema.schema')
-      return withSchema(spec.schema, 'response_format.json_schema.schema')
+      return schemaGrammar(spec.schema, 'response_format.json_schema.schema')
     }
-    case 'grammar': {
-      const grammar = format.grammar
-      if (typeof grammar !== 'string' || !grammar.trim()) throw new InvalidRequestError("'response_format.grammar' must hold GBNF text.", 'response_format.grammar')
-      return { gbnf: grammar, schema: null, param: 'response_format.grammar' }
-    }
+    case 'grammar':
+      return gbnf(format.grammar ?? '', 'response_format.grammar')
     default:
       throw new InvalidRequestError(
         `response_format type '${format.type}' is not supported; use text, json_object, json_schema or grammar.`,

@@ -34,6 +34,27 @@ export const GenerationParamsProperties = {
     n: Nullable(Type.Integer({ minimum: 1 })),
     presence_penalty: Nullable(Type.Number({ minimum: -2, maximum: 2 })),
     response_format: Nullable(ResponseFormatSchema),
+    // Other servers' ways to constrain the output; one per request (with response_format) at most.
+    grammar: Nullable(Type.String({ description: 'llama-server: GBNF the output must follow.' })),
+    json_schema: Nullable(Type.Unknown({ description: 'llama-server: a JSON Schema the output must validate against.' })),
+    guided_json: Nullable(Type.Unknown({ description: 'vLLM: a JSON Schema (object or JSON text) the output must validate against.' })),
+    guided_grammar: Nullable(Type.String({ description: 'vLLM: a grammar (GBNF) the output must follow.' })),
+    guided_choice: Nullable(
+      Type.Array(Type.String(), { minItems: 1, maxItems: REQUEST_LIMITS.choices, description: 'vLLM: the output is exactly one of these strings.' }),
+    ),
+    guided_regex: Nullable(Type.String({ description: 'vLLM: refused (regular expressions are not enforced).' })),
+    structured_outputs: Nullable(
+      Type.Object(
+        {
+          json: Type.Optional(Type.Unknown()),
+          grammar: Type.Optional(Type.String()),
+          choice: Type.Optional(Type.Array(Type.String(), { minItems: 1, maxItems: REQUEST_LIMITS.choices })),
+          regex: Type.Optional(Type.String()),
+          json_object: Nullable(Type.Boolean()),
+        },
+        { additionalProperties: true, description: 'vLLM ≥ 0.10: `{json | grammar | choice | json_object}`.' },
+      ),
+    ),
     seed: Nullable(Type.Integer({ description: 'Same seed and parameters give the same output. Random when absent.' })),
     stop: Nullable(
       Type.Union(

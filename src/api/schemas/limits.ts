@@ -10,6 +10,8 @@ export const REQUEST_LIMITS = {
   stopStringChars: 1024,
   logitBiasEntries: 1024,
   badWords: 1024,
+  /** guided_choice alternatives. */
+  choices: 1024,
   /** Nesting of the JSON body itself (a JSON Schema of 20 levels is about 40 deep). */
   jsonDepth: 128,
 } as const
