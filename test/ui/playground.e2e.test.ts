@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { scrape, value } from '../helpers/prometheus.js'
 import { startTestServer, type TestServer } from '../helpers/test-server.js'
@@ -47,17 +47,31 @@ describe('the UI plugin', () => {
 
     const unknown = await fetch(`${t.origin}/no-such-page`)
     expect(unknown.status).toBe(404)
-    expect((await unknown.json()).error.code).toBe('unknown_url')
+    expect(((await unknown.json()) as any).error.code).toBe('unknown_url')
     expect((await fetch(`${t.origin}/assets/missing.js`)).status).toBe(404)
   })
 
   it('GET /ui/models describes each model for the dashboard', async () => {
     const res = await fetch(`${t.origin}/ui/models`)
     expect(res.status).toBe(200)
-    const [model] = (await res.json()).data
+    const [model] = ((await res.json()) as any).data
     expect(model).toMatchObject({ id: MODEL, state: 'ready', context_size: 2048, slots_total: 2, slots_busy: 0, gpu_layers: 0, threads: 1 })
     expect(model.weights_memory.ram + model.weights_memory.vram).toBeGreaterThan(0)
     expect(model.context_memory.ram + model.context_memory.vram).toBeGreaterThan(0)
+  })
+})
+
+describe('--no-ui', () => {
+  it('serves neither the page nor its JSON: / is an unknown route', async () => {
+    const headless = await startTestServer({ parallel: '1', contextSize: '256', ui: false })
+    try {
+      const page = await fetch(`${headless.origin}/`)
+      expect(page.status).toBe(404)
+      expect(((await page.json()) as any).error.code).toBe('unknown_url')
+      expect((await fetch(`${headless.origin}/ui/models`)).status).toBe(404)
+    } finally {
+      await headless.close()
+    }
   })
 })
 
@@ -89,8 +103,8 @@ describe.skipIf(!HAS_CHROMIUM)(browserSuite, () => {
   })
 
   /** A fresh browser profile (empty storage) on the playground, the model list loaded. */
-  async function openPlayground(origin = t.origin, viewport = { width: 1280, height: 800 }): Promise<Page> {
-    context = await browser.newContext({ viewport })
+  async function openPlayground(origin = t.origin, options: BrowserContextOptions = {}): Promise<Page> {
+    context = await browser.newContext({ viewport: { width: 1280, height: 800 }, ...options })
     const page = await context.newPage()
     pageErrors = []
     chatRequests = []
@@ -321,14 +335,15 @@ describe.skipIf(!HAS_CHROMIUM)(browserSuite, () => {
     expect(latency).toMatch(/\d+(\.\d+)? ms/)
   })
 
-  it('reads well at phone width', async () => {
-    const page = await openPlayground(t.origin, { width: 390, height: 844 })
+  it('reads well at phone width, in the dark scheme when the system asks for it', async () => {
+    const page = await openPlayground(t.origin, { viewport: { width: 390, height: 844 }, colorScheme: 'dark' })
     await waitForModels(page)
     await setSettings(page, { maxTokens: '40' })
     await send(page, 'Hi from a phone')
     await replyEnd(page)
     // Nothing wider than the screen: no sideways scrolling.
     expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390)
+    expect(await page.evaluate('getComputedStyle(document.body).backgroundColor')).toBe('rgb(22, 24, 28)')
     await page.screenshot({ path: `${ARTIFACTS}ui-chat-phone.png`, fullPage: true })
   })
 

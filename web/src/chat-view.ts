@@ -45,7 +45,8 @@ export class ChatView {
     this.stop.addEventListener('click', () => this.generation?.abort())
     byId('new-chat').addEventListener('click', () => {
       if (this.generation) return
-      this.current = this.startConversation()
+      // An untouched conversation is already a new one.
+      if (this.current.turns.length > 0) this.current = this.startConversation()
       this.render()
       this.prompt.focus()
     })
