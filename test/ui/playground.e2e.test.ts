@@ -4,7 +4,7 @@ import { chromium, type Browser, type BrowserContext, type BrowserContextOptions
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { scrape, value } from '../helpers/prometheus.js'
 import { startTestServer, type TestServer } from '../helpers/test-server.js'
-import { buildUi } from './build-ui.js'
+import { ensureUiBuilt } from './build-ui.js'
 
 const CHROMIUM = '/usr/bin/chromium'
 const HAS_CHROMIUM = existsSync(CHROMIUM)
@@ -19,7 +19,7 @@ let t: TestServer
 
 beforeAll(async () => {
   // Before the server starts: the UI plugin looks for the build when it registers.
-  await buildUi()
+  await ensureUiBuilt()
   t = await startTestServer({ parallel: '2', contextSize: '2048' })
 })
 afterAll(() => t?.close())
