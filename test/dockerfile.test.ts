@@ -59,6 +59,17 @@ describe('Dockerfile', () => {
     expect(runs('build')).toMatch(/npm run build/)
   })
 
+  it('copies into the build stage every file npm run build reads', () => {
+    const { scripts } = JSON.parse(readFileSync(fileURLToPath(new URL('../package.json', import.meta.url)), 'utf8'))
+    const copied = stage('build')!.instructions.filter((i) => i.keyword === 'COPY').flatMap((i) => i.args.split(/\s+/).slice(0, -1))
+    // Config files the build script names (tsconfig.build.json, web/vite.config.ts) and the sources they compile.
+    const read = [...(scripts.build as string).matchAll(/(?:-p|--config)\s+(\S+)/g)].map((m) => m[1]!)
+    for (const path of [...read, 'src/cli.ts', 'web/index.html']) {
+      const top = path.split('/')[0]!
+      expect(copied, path).toContain(path.includes('/') ? top : path)
+    }
+  })
+
   for (const name of ['cpu', 'cuda']) {
     describe(`final stage ${name}`, () => {
       const s = stage(name)!
