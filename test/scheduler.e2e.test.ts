@@ -70,6 +70,12 @@ describe('prefix cache', () => {
       messages: [{ role: 'system', content: system }, ...messages(q)],
       max_tokens: 4,
     })
+    const evaluatedBetween = (a: string, b: string) =>
+      value(b, 'gguf_serve_prompt_tokens_evaluated_total') - value(a, 'gguf_serve_prompt_tokens_evaluated_total')
+    // A prompt shorter than one prefill chunk is counted too (it is evaluated with the first sampling step).
+    const start = await scrape(t.origin)
+    const short = await postJson(t.origin, '/v1/chat/completions', { model: MODEL, messages: messages('Hi'), max_tokens: 2 })
+    expect(evaluatedBetween(start, await scrape(t.origin))).toBe(short.json.usage.prompt_tokens)
     const first = await ask('Why do llamas hum?')
     const before = await scrape(t.origin)
     const second = await ask('When do llamas hum?')
@@ -77,8 +83,7 @@ describe('prefix cache', () => {
     expect(first.json.usage.prompt_tokens_details.cached_tokens).toBe(0)
     const cached = second.json.usage.prompt_tokens_details.cached_tokens
     expect(cached).toBeGreaterThan(0)
-    const evaluated = value(after, 'gguf_serve_prompt_tokens_evaluated_total') - value(before, 'gguf_serve_prompt_tokens_evaluated_total')
-    expect(evaluated).toBe(second.json.usage.prompt_tokens - cached)
+    expect(evaluatedBetween(before, after)).toBe(second.json.usage.prompt_tokens - cached)
     expect(value(after, 'gguf_serve_prompt_tokens_cached_total') - value(before, 'gguf_serve_prompt_tokens_cached_total')).toBe(cached)
   })
 })

@@ -147,6 +147,11 @@ export class Generation {
     return this.phase.kind === 'prefill'
   }
 
+  /** Still before its prompt's last step: prefilling, or a follower waiting for its leader's prompt. */
+  get awaitingPrompt(): boolean {
+    return this.phase.kind === 'prefill' || this.phase.kind === 'waiting'
+  }
+
   /** The leader has evaluated the shared prompt: followers may copy it. */
   get promptShared(): boolean {
     return this.phase.kind !== 'prefill' && this.phase.kind !== 'waiting'

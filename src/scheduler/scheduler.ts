@@ -189,6 +189,11 @@ export class Scheduler {
       metrics.queueTime.observe(this.labels, (entry.startedAt - entry.enqueuedAt) / 1000)
       metrics.promptTokens.observe(this.labels, entry.plan.promptTokens.length)
       metrics.promptTokensCached.inc(this.labels, leader.cachedTokens)
+      // A prompt that fits one chunk is evaluated with the first sampling step: count it now; longer ones
+      // (and followers) are counted when their prompt is done (stepOne).
+      for (const generation of entry.generations) {
+        if (!generation.awaitingPrompt) metrics.promptTokensEvaluated.inc(this.labels, generation.evaluatedPromptTokens)
+      }
       entry.channel.push({
         type: 'started',
         promptTokens: entry.plan.promptTokens.length,
@@ -240,7 +245,7 @@ export class Scheduler {
   }
 
   private async stepOne(generation: Generation): Promise<void> {
-    const prefilling = generation.prefilling
+    const awaitingPrompt = generation.awaitingPrompt
     try {
       await generation.step()
     } catch (error) {
@@ -248,7 +253,7 @@ export class Scheduler {
       const entry = [...this.running].find((e) => e.generations.includes(generation))
       if (entry) this.fail(entry, new EngineError(GENERATION_FAILED, error), 'error')
     }
-    if (prefilling && !generation.prefilling) this.options.metrics.promptTokensEvaluated.inc(this.labels, generation.evaluatedPromptTokens)
+    if (awaitingPrompt && !generation.awaitingPrompt) this.options.metrics.promptTokensEvaluated.inc(this.labels, generation.evaluatedPromptTokens)
   }
 
   /** Delivers new events, lets n > 1 followers copy their leader's prompt, releases finished requests. */
