@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { SPM_VOCAB } from '../src/gguf/spm-vocab.js'
-import { scrape, value } from './helpers/prometheus.js'
+import { scrape, value, type Samples } from './helpers/prometheus.js'
 import { postJson, startTestServer, type TestServer } from './helpers/test-server.js'
 
 const MODEL = 'tiny-chat'
@@ -70,7 +70,7 @@ describe('prefix cache', () => {
       messages: [{ role: 'system', content: system }, ...messages(q)],
       max_tokens: 4,
     })
-    const evaluatedBetween = (a: string, b: string) =>
+    const evaluatedBetween = (a: Samples, b: Samples) =>
       value(b, 'gguf_serve_prompt_tokens_evaluated_total') - value(a, 'gguf_serve_prompt_tokens_evaluated_total')
     // A prompt shorter than one prefill chunk is counted too (it is evaluated with the first sampling step).
     const start = await scrape(t.origin)

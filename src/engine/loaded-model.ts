@@ -284,12 +284,17 @@ export class LoadedModel {
     return this.slots.reduce((sum, slot) => sum + slot.cachedTokens, 0)
   }
 
-  /** Frees the context, and with it the slots' KV cache; the weights stay with whoever loaded them. */
+  /** llama.cpp's estimates of what this model holds: its weights, and its context (every slot's KV cache and buffers). */
+  get memoryUsage(): { weights: MemoryUsage; context: MemoryUsage } {
+    return { weights: this.model.memoryUsage, context: this.context.memoryUsage }
+  }
+
   /** Runs `dispose` when this model is unloaded (e.g. an embedding context made for it). */
   onDispose(dispose: () => Promise<void>): void {
     this.disposers.push(dispose)
   }
 
+  /** Frees the context, and with it the slots' KV cache; the weights stay with whoever loaded them. */
   async dispose(): Promise<void> {
     await Promise.all(this.disposers.splice(0).map((d) => d()))
     await this.context.dispose()
@@ -349,4 +354,10 @@ function defaultThreads(modelBytes: number): number {
 /** The request field that holds the prompt: chat's messages, or completions' prompt. */
 function promptParam(request: GenerationRequest): string {
   return request.input.kind === 'chat' ? 'messages' : 'prompt'
+}
+
+/** Bytes in RAM and in VRAM. */
+export interface MemoryUsage {
+  ram: number
+  vram: number
 }

@@ -54,8 +54,7 @@ function describeModel({ config, state, scheduler }: ReturnType<ModelRouter['lis
     threads: loaded?.info.threads ?? null,
     file_size_bytes: loaded?.info.sizeBytes ?? null,
     prompt_format: loaded?.info.promptFormat ?? null,
-    weights_memory: loaded?.model.memoryUsage ?? null,
-    // Every slot is a sequence of the one context, so the first one's context is the model's.
-    context_memory: slots[0]?.sequence.context.memoryUsage ?? null,
+    weights_memory: loaded?.memoryUsage.weights ?? null,
+    context_memory: loaded?.memoryUsage.context ?? null,
   }
 }
