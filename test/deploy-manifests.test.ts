@@ -38,6 +38,21 @@ describe('deploy/kubernetes manifests', () => {
     }
   })
 
+  it("validate against the Kubernetes API's own schemas (kubernetes-models); the CRD (ServiceMonitor) is left out", async () => {
+    const builtIn = manifests.filter(({ doc }) => !String(doc.apiVersion).includes('monitoring.coreos.com'))
+    expect(builtIn.length).toBe(manifests.length - 1)
+    for (const { file, doc } of builtIn) {
+      // apps/v1 → kubernetes-models/apps/v1/Deployment; the core group's v1 → kubernetes-models/v1/Service.
+      const { [doc.kind]: Model } = await import(`kubernetes-models/${doc.apiVersion}/${doc.kind}`)
+      expect(() => new Model(doc).validate(), file).not.toThrow()
+    }
+    // The check is real: a container port that is not a number is refused.
+    const { Deployment } = await import('kubernetes-models/apps/v1/Deployment')
+    const broken = structuredClone(byKind('Deployment'))
+    broken.spec.template.spec.containers[0].ports[0].containerPort = 'http'
+    expect(() => new Deployment(broken).validate()).toThrow()
+  })
+
   const deployment = byKind('Deployment')
   const container = deployment.spec.template.spec.containers[0]
   const configMap = byKind('ConfigMap')
