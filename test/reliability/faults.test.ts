@@ -163,6 +163,8 @@ describe('SIGTERM with streams in flight', () => {
 
     expect(await run.exited).toBe(0)
     expect(run.output()).toContain('shutting down')
+    // The streams need a second or two: waiting out server.shutdownGraceMs (30 s) means a connection held the exit.
+    expect(run.output()).not.toContain('grace period')
   })
 })
 
@@ -200,5 +202,26 @@ describe('an engine failure inside one request', () => {
     }
     await expectIdle(origin)
     expect((await postJson(origin, '/v1/chat/completions', chat('tiny'))).status).toBe(200)
+  })
+})
+
+describe('a request whose own chat_template does a million iterations', () => {
+  it('does not stall everyone else: /health keeps answering while it is handled', async () => {
+    const dir = tmp()
+    const model = join(dir, 'tiny.gguf')
+    copyFileSync(TINY_MODEL_PATH, model)
+    const { run, origin } = await serve(['start', '--model', model, '--port', '0', '--threads', '1', '--context-size', '1024'])
+    const heavy = postJson(origin, '/v1/chat/completions', chat('tiny', { chat_template: '{% for i in range(1000000) %}x{% endfor %}' }))
+    await new Promise((r) => setTimeout(r, 300))
+    const probeStarted = performance.now()
+    const health = await fetch(`${origin}/health`)
+    const probeMs = performance.now() - probeStarted
+    expect(health.status).toBe(200)
+    // Not a speed check: a liveness probe (Kubernetes waits 1 s by default) must not see a frozen server.
+    expect(probeMs, 'the event loop was blocked rendering the template').toBeLessThan(5_000)
+    const res = await heavy
+    expect(res.status).toBeLessThan(500)
+    expect(errorBodyProblems(res.text, '', [dir])).toEqual([])
+    expect(run.child.exitCode).toBeNull()
   })
 })
