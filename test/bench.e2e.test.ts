@@ -1,7 +1,8 @@
-import { mkdtempSync, readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { RESULTS_END, RESULTS_START } from '../src/bench/readme-results.js'
 import type { BenchReport } from '../src/bench/report.js'
 import { runCli } from './helpers/cli-process.js'
 import { TINY_MODEL_PATH } from './helpers/models.js'
@@ -81,6 +82,22 @@ describe('gguf-serve bench', () => {
       expect(ratio.outputTokensPerS).toBeCloseTo(ours!.levels[i]!.outputTokensPerS / raw!.levels[i]!.outputTokensPerS, 9)
       expect(ratio.ttftP50).toBeCloseTo(ours!.levels[i]!.ttftMs!.p50 / raw!.levels[i]!.ttftMs!.p50, 9)
     }
+  })
+
+  it('re-renders a saved report into the README block without measuring', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gguf-serve-bench-'))
+    const out = join(dir, 'results.json')
+    const measured = runCli(['bench', '--base-url', `${server.origin}/v1`, '--concurrency', '1', '--requests', '1', '--output-tokens', '2', '--warmup', '0', '--out', out])
+    expect(await measured.exited, measured.output()).toBe(0)
+    const readme = join(dir, 'README.md')
+    writeFileSync(readme, `# x\n${RESULTS_START}\nold\n${RESULTS_END}\nrest\n`)
+    const run = runCli(['bench', '--from-report', out, '--readme', readme])
+    expect(await run.exited, run.output()).toBe(0)
+    const text = readFileSync(readme, 'utf8')
+    expect(text).toContain('| level | server tok/s | TTFT p50 (ms) |')
+    expect(text).toContain('gguf-serve bench --base-url')
+    expect(text).not.toContain('old')
+    expect(text.endsWith(`${RESULTS_END}\nrest\n`)).toBe(true)
   })
 
   it('runs request-rate levels with length distributions', async () => {

@@ -8,7 +8,7 @@ import { ratioTables } from './compare.js'
 import { HttpTarget } from './load-generator.js'
 import { readmeResults, replaceBetweenMarkers, type HttpOverheadReport } from './readme-results.js'
 import { markdownReport, thisMachine, type BenchReport } from './report.js'
-import { runTargets } from './runner.js'
+import { runTargets, type TargetReport } from './runner.js'
 import type { BenchTarget } from './target.js'
 import type { LoadLevel } from './workload.js'
 
@@ -38,6 +38,7 @@ export interface BenchFlags {
   readme?: string
   httpReport?: string
   makeModel?: string
+  fromReport?: string
 }
 
 function integer(flag: string, value: string, min: number): number {
@@ -120,6 +121,9 @@ async function openTargets(flags: BenchFlags): Promise<BenchTarget[]> {
 
 export async function bench(flags: BenchFlags): Promise<void> {
   if (flags.makeModel) return makeModel(flags.makeModel)
+  const http: HttpOverheadReport | null = flags.httpReport ? JSON.parse(readFileSync(flags.httpReport, 'utf8')) : null
+  // Re-render a saved report (Markdown, chart, README block) without measuring again.
+  if (flags.fromReport) return write({ ...flags, out: undefined }, JSON.parse(readFileSync(flags.fromReport, 'utf8')) as BenchReport, http)
   const options = {
     levels: parseLevels(flags.concurrency, flags.requestRate),
     requests: integer('--requests', flags.requests, 1),
@@ -131,11 +135,10 @@ export async function bench(flags: BenchFlags): Promise<void> {
       seed: integer('--seed', flags.seed, 0),
     },
   }
-  const http: HttpOverheadReport | null = flags.httpReport ? JSON.parse(readFileSync(flags.httpReport, 'utf8')) : null
   const startedAt = new Date().toISOString()
   const targets = await openTargets(flags)
   const tty = process.stderr.isTTY
-  let reports
+  let reports: TargetReport[]
   try {
     reports = await runTargets(targets, {
       ...options,
