@@ -7,6 +7,7 @@ import { ModelLoader } from './engine/model-loader.js'
 import { resolveModelSource } from './engine/model-source.js'
 import { StartupError } from './errors.js'
 import { buildApp } from './http/app.js'
+import { trackConnections } from './http/connection-drain.js'
 import { ServeMetrics } from './observability/metrics.js'
 import { ModelRouter } from './scheduler/model-router.js'
 
@@ -39,6 +40,7 @@ export async function startServer({ config, models }: LoadedConfig, log: Logger)
     metrics,
   })
   const app = await buildApp({ config, router, log, metrics })
+  const connections = trackConnections(app.server)
   const address = await app.listen({ host: config.server.host, port: config.server.port })
   log.info({ url: address }, `listening on ${address}`)
   const ready = router.preload().then(() => log.info('ready'))
@@ -50,7 +52,9 @@ export async function startServer({ config, models }: LoadedConfig, log: Logger)
         log.warn(`grace period of ${config.server.shutdownGraceMs} ms over: closing the remaining connections`)
         app.server.closeAllConnections()
       }, config.server.shutdownGraceMs)
-      await Promise.all([app.close(), router.drain()])
+      const drained = Promise.all([app.close(), router.drain()])
+      connections.closeIdle()
+      await drained
       clearTimeout(grace)
       await ready.catch(() => {})
       await router.dispose()

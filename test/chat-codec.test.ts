@@ -14,7 +14,7 @@ import {
 import type { GenerationEvent, TokenLogprob } from '../src/engine/types.js'
 import { EngineError, InvalidRequestError } from '../src/errors.js'
 
-const LIMITS = { maxChoices: 8, defaults: {} }
+const LIMITS = { maxChoices: 8, defaults: {}, trustRequestChatTemplate: false }
 
 const USER = [{ role: 'user' as const, content: 'hi' }]
 
@@ -295,8 +295,8 @@ describe('decodeChatRequest: n, best_of, logprobs', () => {
     expect(error.param).toBe('n')
     expect(error.message).toContain('8')
     // The limit is the caller's, not a constant.
-    expect(() => decodeChatRequest(request({ n: 2 }), 'm', { maxChoices: 1, defaults: {} })).toThrow(InvalidRequestError)
-    expect(decodeChatRequest(request({ n: 20 }), 'm', { maxChoices: 20, defaults: {} }).n).toBe(20)
+    expect(() => decodeChatRequest(request({ n: 2 }), 'm', { maxChoices: 1, defaults: {}, trustRequestChatTemplate: false })).toThrow(InvalidRequestError)
+    expect(decodeChatRequest(request({ n: 20 }), 'm', { maxChoices: 20, defaults: {}, trustRequestChatTemplate: false }).n).toBe(20)
   })
 
   it('best_of must equal n; equal (or null) passes', () => {
@@ -358,7 +358,7 @@ describe('decodeChatRequest: logit_bias', () => {
 
 describe('decodeChatRequest: model defaults', () => {
   it('a value absent from the request comes from the model config, then from OpenAI; the request wins', () => {
-    const limits = { maxChoices: 8, defaults: { temperature: 0.2, topP: 0.9, topK: 20, minP: 0.05, maxTokens: 77 } }
+    const limits = { maxChoices: 8, defaults: { temperature: 0.2, topP: 0.9, topK: 20, minP: 0.05, maxTokens: 77 }, trustRequestChatTemplate: false }
     const fromModel = decodeChatRequest(request(), 'm', limits)
     expect(fromModel.sampling).toMatchObject({ temperature: 0.2, topP: 0.9, topK: 20, minP: 0.05 })
     expect(fromModel.maxTokens).toBe(77)

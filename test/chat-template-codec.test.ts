@@ -3,7 +3,7 @@ import { decodeChatRequest } from '../src/api/codec/chat-request.js'
 import type { ChatCompletionRequest } from '../src/api/schemas/chat.js'
 import { InvalidRequestError } from '../src/errors.js'
 
-const LIMITS = { maxChoices: 8, defaults: {} }
+const LIMITS = { maxChoices: 8, defaults: {}, trustRequestChatTemplate: true }
 const decode = (extra: Partial<ChatCompletionRequest>) =>
   decodeChatRequest({ messages: [{ role: 'user', content: 'hi' }], ...extra } as ChatCompletionRequest, 'm', LIMITS)
 const template = (extra: Partial<ChatCompletionRequest>) => {

@@ -54,6 +54,11 @@ describe('schema violations are 400 naming the param', () => {
 
   it('a parameter the server cannot honour yet is refused, not ignored', async () => {
     expectError(await chat({ messages: user('x'), chat_template: '{% if %}' }), 400, 'chat_template')
+    // A template sent by a client is a program: refused unless the server trusts its clients.
+    const template = await chat({ messages: user('x'), chat_template: '{% for i in range(100000000) %}x{% endfor %}', max_tokens: 1 })
+    expectError(template, 400, 'chat_template')
+    expect(template.json.error.message).toMatch(/--trust-request-chat-template/)
+    expectError(await postJson(t.origin, '/tokenize', { messages: user('x'), chat_template: '{{ 1 }}' }, auth), 400, 'chat_template')
     expectError(await chat({ messages: user('x'), tool_choice: 'required' }), 400, 'tool_choice')
     // Their no-op values pass.
     expect((await chat({ messages: user('x'), chat_template_kwargs: {}, tools: [], max_tokens: 1 })).status).toBe(200)

@@ -7,7 +7,7 @@ let t: TestServer
 const model = 'tiny-thinking'
 
 beforeAll(async () => {
-  t = await startTestServer({ model: [THINKING_MODEL_PATH], parallel: '2', contextSize: '1024' })
+  t = await startTestServer({ model: [THINKING_MODEL_PATH], parallel: '2', contextSize: '1024', trustRequestChatTemplate: true })
 })
 afterAll(() => t?.close())
 

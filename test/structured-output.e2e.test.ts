@@ -197,6 +197,8 @@ describe('refusals name what cannot be enforced', () => {
     await expect400({ type: 'json_schema', json_schema: { name: 'x' } }, 'response_format.json_schema.schema')
     await expect400({ type: 'structural_tag' }, 'response_format.type')
     await expect400({ type: 'grammar', grammar: 'root ::= undefined-rule' }, 'response_format.grammar')
+    // A grammar that parses but can never be satisfied stops sampling: that request's 400, nobody else's problem.
+    await expect400({ type: 'grammar', grammar: 'root ::= [z-a]' }, 'response_format.grammar')
     await expect400({ type: 'json_object' }, 'ignore_eos', { ignore_eos: true })
     await expect400({ type: 'json_object' }, 'min_tokens', { min_tokens: 3 })
     await expect400({ type: 'json_object' }, 'logprobs', { logprobs: true })

@@ -6,7 +6,7 @@ let t: TestServer
 const MODEL = 'tiny-chat'
 
 beforeAll(async () => {
-  t = await startTestServer()
+  t = await startTestServer({ trustRequestChatTemplate: true })
 })
 afterAll(() => t?.close())
 

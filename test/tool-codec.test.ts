@@ -59,7 +59,7 @@ describe('tool calls in responses', () => {
 
 describe('decodeChatRequest: tools', () => {
   const decode = (extra: Record<string, unknown>) =>
-    decodeChatRequest({ messages: [{ role: 'user', content: 'hi' }], ...extra } as ChatCompletionRequest, 'm', { maxChoices: 8, defaults: {} })
+    decodeChatRequest({ messages: [{ role: 'user', content: 'hi' }], ...extra } as ChatCompletionRequest, 'm', { maxChoices: 8, defaults: {}, trustRequestChatTemplate: false })
   const param = (extra: Record<string, unknown>) => {
     try {
       decode(extra)

@@ -53,6 +53,12 @@ export const ModelSettingsSchema = Type.Object(
         'Prompts are evaluated in chunks that start at multiples of this many tokens, so that cached prefixes ' +
         'reuse exactly the same batches as a fresh run (same seed, same output).',
     }),
+    trustRequestChatTemplate: Type.Boolean({
+      default: false,
+      description:
+        'Let requests replace the chat template (chat_template): a template is a program run on the event loop, ' +
+        'so an untrusted one can stall or crash the server (as vLLM, off unless every client is trusted).',
+    }),
     ttl: Type.Integer({
       minimum: 0,
       default: 0,

@@ -7,7 +7,7 @@ import {
   type SequenceEvaluateOptions,
   type Token,
 } from 'node-llama-cpp'
-import { EngineError } from '../errors.js'
+import { EngineError, InvalidRequestError } from '../errors.js'
 import { randomBytes } from 'node:crypto'
 import { validateJson } from './json-validator.js'
 import { ReasoningSplitter, type ReasoningPiece } from './reasoning-splitter.js'
@@ -296,8 +296,12 @@ export class Generation {
     if (!this.iterator) {
       this.iterator = this.slot.sequence.evaluate(input, this.evaluateOptions())
     }
-    const result = await this.iterator.next()
-    return result.done ? null : result.value
+    try {
+      const result = await this.iterator.next()
+      return result.done ? null : result.value
+    } catch (error) {
+      throw this.samplingFailure(error)
+    }
   }
 
   /**
@@ -325,13 +329,29 @@ export class Generation {
     ])
     const next = results.at(-1)?.next
     const token = next?.token
-    if (token == null || !next?.logits || next.totalLogitWeight == null) return null
+    // A controlled evaluation that asked for a token and got none failed to sample (see loaded-model.ts).
+    if (token == null) throw this.samplingFailure(new Error('no token was sampled'))
+    if (!next?.logits || next.totalLogitWeight == null) return null
     const logits = next.logits
     const max = logits.values().next().value!
     const logNormalizer = max + Math.log(next.totalLogitWeight)
     const alternative = (t: Token) => ({ token: this.vocabulary.text(t), bytes: this.vocabulary.bytes(t), logprob: logits.get(t)! - logNormalizer })
     this.pendingLogprobs.push({ ...alternative(token), top: [...logits.keys()].slice(0, top).map(alternative) })
     return token
+  }
+
+  /**
+   * Sampling fails when a grammar has no token left that it accepts and the request's restrictions allow:
+   * the request asked for the impossible, so it is the request's error, named by the field that set the grammar.
+   */
+  private samplingFailure(error: unknown): Error {
+    const grammar = this.plan.request.grammar ?? (this.plan.grammar ? { param: 'tools' } : null)
+    if (!grammar) return error instanceof Error ? error : new Error(String(error))
+    return new InvalidRequestError(
+      `Sampling stopped: no token satisfies the grammar from '${grammar.param}' together with the request's token ` +
+        'restrictions (logit_bias, allowed_token_ids, bad_token_ids). Check the grammar for rules that match nothing.',
+      grammar.param,
+    )
   }
 
   private evaluateOptions(): SequenceEvaluateOptions {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import Fastify, {
-  LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify'
+  LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Logger } from 'pino'
 import type { Config } from '../config/schema.js'
@@ -12,6 +12,8 @@ import { ignoredParams } from '../api/codec/generation-params.js'
 import { authPlugin } from './plugins/auth.js'
 import { corsPlugin } from './plugins/cors.js'
 import { limitsPlugin } from './plugins/limits.js'
+import { InvalidRequestError } from '../errors.js'
+import { clientErrorResponse, errorBody } from './error-body.js'
 import { errorsPlugin } from './plugins/errors.js'
 import { openApiPlugin } from './plugins/openapi.js'
 import { rateLimitPlugin } from './plugins/rate-limit.js'
@@ -81,6 +83,14 @@ export async function buildApp({ config, router, log, metrics }: AppDependencies
     },
     requestTimeout: config.server.bodyTimeoutMs,
     keepAliveTimeout: config.server.keepAliveTimeoutMs,
+    clientErrorHandler: (error, socket) => {
+      if (socket.writable) socket.end(clientErrorResponse(error))
+      else socket.destroy()
+    },
+    // Errors Fastify finds before routing (a URL that does not decode) get the envelope too.
+    frameworkErrors: (error, _request, reply) => {
+      void (reply as FastifyReply).status(400).send(errorBody(new InvalidRequestError(`Invalid request URL: ${error.message}`, null)))
+    },
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.decorate('router', router)
@@ -98,7 +108,8 @@ export async function buildApp({ config, router, log, metrics }: AppDependencies
     const body = request.body
     if (!schema?.properties || typeof body !== 'object' || body === null || Array.isArray(body)) return
     const ignored = ignoredParams(body, schema as { properties: object })
-    if (ignored.length > 0) reply.header('x-ignored-params', ignored.join(','))
+    // Header values must be printable ASCII: other key names (emoji, control characters) go percent-encoded.
+    if (ignored.length > 0) reply.header('x-ignored-params', ignored.map((key) => (/^[!-+\--~]+$/.test(key) ? key : encodeURIComponent(key))).join(','))
   })
   app.addHook('onResponse', async (request, reply) => {
     metrics.httpRequests.inc({ route: request.routeOptions.url ?? 'unknown', status: String(reply.statusCode) })

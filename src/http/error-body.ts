@@ -60,3 +60,16 @@ export function toParam(instancePath: string): string | null {
   if (parts.length === 0) return null
   return parts.reduce((out, part) => (/^\d+$/.test(part) ? `${out}[${part}]` : out ? `${out}.${part}` : part), '')
 }
+
+/**
+ * Node's own HTTP parser errors (a bad method or framing, headers too large, a request not received in time)
+ * never reach Fastify's handlers; answered here on the raw socket, in the same envelope.
+ */
+export function clientErrorResponse(error: NodeJS.ErrnoException): string {
+  const [status, reason, message] =
+    error.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large', 'The request headers are too large.']
+    : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout', 'The request was not received in time (server.headersTimeoutMs, server.bodyTimeoutMs).']
+    : [400, 'Bad Request', 'The request is not valid HTTP.']
+  const body = JSON.stringify(errorBody(new InvalidRequestError(message, null)))
+  return `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
+}

@@ -251,7 +251,7 @@ export class Scheduler {
     } catch (error) {
       // An engine failure ends this request only.
       const entry = [...this.running].find((e) => e.generations.includes(generation))
-      if (entry) this.fail(entry, new EngineError(GENERATION_FAILED, error), 'error')
+      if (entry) this.fail(entry, error, 'error')
     }
     if (awaitingPrompt && !generation.awaitingPrompt) this.options.metrics.promptTokensEvaluated.inc(this.labels, generation.evaluatedPromptTokens)
   }

@@ -25,6 +25,13 @@ export function decodeChatRequest(body: ChatCompletionRequest, model: string, li
     const param = params.grammar.param.split('.')[0]!
     throw new InvalidRequestError(`${param} cannot be combined with tool calls; drop it or send tool_choice 'none'.`, param)
   }
+  if (body.chat_template != null && !limits.trustRequestChatTemplate) {
+    throw new InvalidRequestError(
+      "'chat_template' is refused: this server does not run templates sent by clients (start it with " +
+        '--trust-request-chat-template when every client is trusted).',
+      'chat_template',
+    )
+  }
   const template = decodeTemplateOptions(body)
   return {
     ...params,

@@ -39,7 +39,7 @@ export function ignoredParams(body: object, schema: { properties: object }): str
 export type GenerationParamsDecoded = Omit<GenerationRequest, 'model' | 'input' | 'logprobs' | 'promptLogprobs' | 'echo'>
 
 /** What a model's config contributes to decoding: its `n` limit and the sampling defaults it sets. */
-export type ModelLimits = Pick<ModelConfig, 'maxChoices' | 'defaults'>
+export type ModelLimits = Pick<ModelConfig, 'maxChoices' | 'defaults' | 'trustRequestChatTemplate'>
 
 /**
  * Shared fields of a chat or completions request → their protocol-free form. A value absent from the

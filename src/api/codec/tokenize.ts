@@ -2,6 +2,7 @@ import type { ChatMessage, ChatTemplateOptions } from '../../engine/types.js'
 import { InvalidRequestError } from '../../errors.js'
 import type { TokenizeRequest, TokenizeResponse } from '../schemas/tokenize.js'
 import { decodeChatRequest } from './chat-request.js'
+import type { ModelLimits } from './generation-params.js'
 
 export type TokenizeInput = { kind: 'text'; text: string; addSpecial: boolean } | { kind: 'chat'; messages: ChatMessage[]; template?: ChatTemplateOptions }
 
@@ -11,7 +12,7 @@ export interface TokenizeJob {
 }
 
 /** Wire request → what to tokenize. `model` is the resolved model id. */
-export function decodeTokenizeRequest(body: TokenizeRequest, model: string): TokenizeJob {
+export function decodeTokenizeRequest(body: TokenizeRequest, model: string, limits: Pick<ModelLimits, 'trustRequestChatTemplate'>): TokenizeJob {
   const { prompt, messages } = body
   const returnTokenStrs = body.return_token_strs ?? false
   if (prompt != null && messages != null) throw new InvalidRequestError("Send either 'prompt' or 'messages', not both.", 'messages')
@@ -28,7 +29,7 @@ export function decodeTokenizeRequest(body: TokenizeRequest, model: string): Tok
   const { input } = decodeChatRequest(
     { messages, add_generation_prompt, continue_final_message, chat_template, chat_template_kwargs, tools },
     model,
-    { maxChoices: 1, defaults: {} },
+    { maxChoices: 1, defaults: {}, trustRequestChatTemplate: limits.trustRequestChatTemplate },
   )
   return { input: input as Extract<TokenizeInput, { kind: 'chat' }>, returnTokenStrs }
 }

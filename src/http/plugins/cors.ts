@@ -21,6 +21,8 @@ export const corsPlugin = fp(
       methods: ['GET', 'HEAD', 'POST', 'DELETE', 'OPTIONS'],
       exposedHeaders: EXPOSED_HEADERS,
       maxAge: 600,
+      // An OPTIONS request that is no preflight goes on to routing (and its 404 envelope), not a plain-text 400.
+      strictPreflight: false,
     })
   },
   { name: 'cors' },

@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import { RouteNotFoundError, ServeError } from '../../errors.js'
+import { InvalidRequestError, RouteNotFoundError, ServeError } from '../../errors.js'
 import { errorBody, fromFastifyError } from '../error-body.js'
 
 /**
@@ -11,6 +11,11 @@ export const errorsPlugin = fp(
   async (app: FastifyInstance, options: { bodyLimit: number }) => {
     app.setErrorHandler((error: FastifyError, request, reply) => {
       const served = error instanceof ServeError ? error : fromFastifyError(error, options.bodyLimit)
+      if (!served && request.raw.destroyed) {
+        // The client went away while its body was being read: nobody to answer, nothing wrong here.
+        request.log.info({ code: error.code }, 'the client closed the connection before its request was read')
+        return reply.status(400).send(errorBody(new InvalidRequestError('The request body was not received in full.', null)))
+      }
       if (!served) {
         request.log.error({ err: error }, 'unhandled error')
         return reply.status(500).send({

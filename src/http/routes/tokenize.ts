@@ -22,7 +22,7 @@ export const tokenizeRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const loaded = (await app.router.acquire(request.body.model)).model
-      const { input, returnTokenStrs } = decodeTokenizeRequest(request.body, loaded.info.id)
+      const { input, returnTokenStrs } = decodeTokenizeRequest(request.body, loaded.info.id, loaded.config)
       const tokenizer = new Tokenizer(loaded)
       const tokens = input.kind === 'chat' ? tokenizer.render(input.messages, input.template ?? null) : tokenizer.tokenize(input.text, input.addSpecial)
       return encodeTokenizeResponse(tokens, loaded.info.contextSize, returnTokenStrs ? tokenizer.pieces(tokens) : null)
