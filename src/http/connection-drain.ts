@@ -17,7 +17,10 @@ export function trackConnections(server: Server): { closeIdle(): void } {
     const socket = request.socket
     inFlight.set(socket, (inFlight.get(socket) ?? 0) + 1)
     response.once('close', () => {
-      const left = (inFlight.get(socket) ?? 1) - 1
+      // A client that went away closes its socket first: it is gone from the map and must stay gone.
+      const requests = inFlight.get(socket)
+      if (requests === undefined) return
+      const left = requests - 1
       inFlight.set(socket, left)
       // end(), not destroy(): the response's last bytes may still be on their way out.
       if (closing && left === 0) socket.end()
