@@ -80,6 +80,8 @@ export async function buildApp({ config, router, log, metrics }: AppDependencies
     http: {
       headersTimeout: Math.min(config.server.headersTimeoutMs, config.server.bodyTimeoutMs),
       connectionsCheckingInterval: 1000,
+      // Node would answer a request without Host with an empty 400 of its own; the host is not used here.
+      requireHostHeader: false,
     },
     requestTimeout: config.server.bodyTimeoutMs,
     keepAliveTimeout: config.server.keepAliveTimeoutMs,
