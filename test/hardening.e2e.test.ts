@@ -5,8 +5,7 @@ import { join } from 'node:path'
 import OpenAI from 'openai'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { REQUEST_LIMITS } from '../src/api/schemas/limits.js'
-import { TINY_MODEL_PATH } from './helpers/models.js'
-import { postJson, startTestServer, type TestServer } from './helpers/test-server.js'
+import { postJson, startImpatientServer, startTestServer, type TestServer } from './helpers/test-server.js'
 
 const user = (content: string) => [{ role: 'user', content }]
 
@@ -86,16 +85,7 @@ describe('slow clients and oversized requests', () => {
   afterAll(() => t?.close())
 
   it('a client that never finishes its headers or its body is cut off (slowloris); the server keeps answering', async () => {
-    const slow = await startTestServer({}, undefined, `
-server:
-  headersTimeoutMs: 1000
-  bodyTimeoutMs: 2000
-models:
-  - source: ${JSON.stringify(TINY_MODEL_PATH)}
-    threads: 1
-    contextSize: 512
-    parallel: 1
-`)
+    const slow = await startImpatientServer(1)
     try {
       const headers = await rawExchange(slow.origin, 'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nX-Slow: ', 20_000)
       expect(headers.reply).toMatch(/^HTTP\/1\.1 408/)

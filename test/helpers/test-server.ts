@@ -41,6 +41,20 @@ export async function startTestServer(flags: Record<string, unknown> = {}, logge
   return { server, origin, client, close: () => server.close() }
 }
 
+/** The tiny model behind short client deadlines (headers within 1 s, the whole request within 2 s): slow-client tests. */
+export function startImpatientServer(parallel: number, flags: Record<string, unknown> = {}, logger?: Logger): Promise<TestServer> {
+  return startTestServer(flags, logger, `
+server:
+  headersTimeoutMs: 1000
+  bodyTimeoutMs: 2000
+models:
+  - source: ${JSON.stringify(TINY_MODEL_PATH)}
+    threads: 1
+    contextSize: 512
+    parallel: ${parallel}
+`)
+}
+
 function writeConfigFile(yaml: string): string {
   const file = join(mkdtempSync(join(tmpdir(), 'gguf-serve-config-')), 'config.yaml')
   writeFileSync(file, yaml)

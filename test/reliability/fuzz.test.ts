@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { TINY_MODEL_PATH } from '../helpers/models.js'
-import { startTestServer, type TestServer } from '../helpers/test-server.js'
+import { startImpatientServer, type TestServer } from '../helpers/test-server.js'
 import { errorBodyProblems } from './answer-checks.js'
 import { FUZZ_PLAN, generateCases, type FuzzCase } from './fuzz-cases.js'
 import { capturingLogger } from './log-capture.js'
@@ -88,16 +87,7 @@ describe(`fuzzing the HTTP API (seed ${SEED})`, () => {
 
   beforeAll(async () => {
     // Small deadlines so that slow clients and bodies that never arrive are cut off quickly.
-    t = await startTestServer({ maxTokens: '8' }, log.logger, `
-server:
-  headersTimeoutMs: 1000
-  bodyTimeoutMs: 2000
-models:
-  - source: ${JSON.stringify(TINY_MODEL_PATH)}
-    threads: 1
-    contextSize: 512
-    parallel: 4
-`)
+    t = await startImpatientServer(4, { maxTokens: '8' }, log.logger)
   })
   afterAll(() => t?.close())
 
