@@ -110,6 +110,27 @@ describe('slow clients and oversized requests', () => {
     }
   })
 
+  it("errors found below the API (HTTP parsing, URL decoding, routing) answer in the same envelope", async () => {
+    const envelope = (reply: string) => JSON.parse(reply.slice(reply.indexOf('\r\n\r\n') + 4))
+    const overflow = await rawExchange(t.origin, `GET /health HTTP/1.1\r\nHost: x\r\nX-Long: ${'v'.repeat(20_000)}\r\n\r\n`, 10_000)
+    expect(overflow.reply).toMatch(/^HTTP\/1\.1 431/)
+    expect(envelope(overflow.reply).error).toMatchObject({ type: 'invalid_request_error', param: null })
+    const badMethod = await rawExchange(t.origin, 'FOO / HTTP/1.1\r\nHost: x\r\n\r\n', 10_000)
+    expect(badMethod.reply).toMatch(/^HTTP\/1\.1 400/)
+    expect(envelope(badMethod.reply).error.message).toMatch(/not valid HTTP/)
+    const badUrl = await fetch(`${t.origin}/v1/models/%ff%fe/x`)
+    expect(badUrl.status).toBe(400)
+    expect((await badUrl.json()).error).toMatchObject({ type: 'invalid_request_error' })
+    // OPTIONS that is no CORS preflight: answered with the allowed methods, not a plain-text 400.
+    const options = await fetch(`${t.origin}/v1/models`, { method: 'OPTIONS' })
+    expect(options.status).toBe(204)
+    expect(options.headers.get('access-control-allow-methods')).toMatch(/POST/)
+    // An ignored field whose name cannot go into a header as it is goes percent-encoded.
+    const odd = await postJson(t.origin, '/v1/chat/completions', { messages: user('hi'), max_tokens: 1, '🙂': 1, 'a\u0000b': 2 })
+    expect(odd.status).toBe(200)
+    expect(odd.headers.get('x-ignored-params')).toBe(`${encodeURIComponent('🙂')},a%00b`)
+  })
+
   it('each bounded field is refused past its limit with 400 naming it', async () => {
     const base = { messages: user('hi'), max_tokens: 1 }
     const cases: Array<[Record<string, unknown>, string]> = [
