@@ -104,8 +104,10 @@ describe('README results block', () => {
     const block = readmeResults(report(), http)
     expect(block).toContain('2 × Test CPU')
     expect(block).toContain('gguf-serve bench --base-url http://server/v1')
-    expect(block).toContain('| level | server tok/s | TTFT p50 (ms) | tok/s ÷ compare | TTFT ÷ compare | tok/s ÷ engine | TTFT ÷ engine |')
-    expect(block).toContain('| c1 | 16.0 | 120 | 0.800 | 1.200 | 0.500 | 1.200 |')
+    expect(block).toContain(
+      '| level | server tok/s | TTFT p50 (ms) | tok/s ÷ compare | TTFT p50 ÷ compare | TPOT p50 ÷ compare | tok/s ÷ engine | TTFT p50 ÷ engine | TPOT p50 ÷ engine |',
+    )
+    expect(block).toContain('| c1 | 16.0 | 120 | 0.800 | 1.200 | 1.000 | 0.500 | 1.200 | 1.000 |')
     expect(block).toContain('| GET /health | 10 | 5000 | 1.90 | 4.0 |')
     expect(block).toContain('**1.25 ms overhead**')
     expect(readmeResults(report(), null)).not.toContain('HTTP path')

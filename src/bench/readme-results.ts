@@ -39,7 +39,13 @@ export function readmeResults(report: BenchReport, http: HttpOverheadReport | nu
   const workload =
     `${options.promptTokens.mean}-word prompts, ${options.outputTokens.mean} output tokens, ${options.requests} requests per level` +
     (options.rounds > 1 ? ` × ${options.rounds} interleaved rounds` : '')
-  const header = ['level', `${subject.name} tok/s`, 'TTFT p50 (ms)', ...report.ratios.flatMap((r) => [`tok/s ÷ ${r.reference}`, `TTFT ÷ ${r.reference}`])]
+  // TPOT p50 too: on a noisy machine a few stalled requests move throughput, medians hardly.
+  const header = [
+    'level',
+    `${subject.name} tok/s`,
+    'TTFT p50 (ms)',
+    ...report.ratios.flatMap((r) => [`tok/s ÷ ${r.reference}`, `TTFT p50 ÷ ${r.reference}`, `TPOT p50 ÷ ${r.reference}`]),
+  ]
   const lines = [
     `Side by side on ${machine.cpus} × ${machine.cpu} (${machine.platform}, Node ${machine.node}), ${report.startedAt.slice(0, 10)}; ` +
       `model \`${model}\`, ${workload}:`,
@@ -55,7 +61,7 @@ export function readmeResults(report: BenchReport, http: HttpOverheadReport | nu
         level.label,
         fixed(level.outputTokensPerS, 1),
         fixed(level.ttftMs?.p50, 0),
-        ...report.ratios.flatMap((r) => [fixed(r.levels[i]?.outputTokensPerS, 3), fixed(r.levels[i]?.ttftP50, 3)]),
+        ...report.ratios.flatMap((r) => [fixed(r.levels[i]?.outputTokensPerS, 3), fixed(r.levels[i]?.ttftP50, 3), fixed(r.levels[i]?.tpotP50, 3)]),
       ].join(' | '),
     ).map((row) => `| ${row} |`),
   ]
