@@ -120,7 +120,7 @@ describe('slow clients and oversized requests', () => {
     expect(envelope(badMethod.reply).error.message).toMatch(/not valid HTTP/)
     const badUrl = await fetch(`${t.origin}/v1/models/%ff%fe/x`)
     expect(badUrl.status).toBe(400)
-    expect((await badUrl.json()).error).toMatchObject({ type: 'invalid_request_error' })
+    expect(((await badUrl.json()) as { error: object }).error).toMatchObject({ type: 'invalid_request_error' })
     // OPTIONS that is no CORS preflight: answered with the allowed methods, not a plain-text 400.
     const options = await fetch(`${t.origin}/v1/models`, { method: 'OPTIONS' })
     expect(options.status).toBe(204)
