@@ -10,7 +10,7 @@ import { UnauthorizedError } from '../../errors.js'
  */
 const PUBLIC_PATHS = new Set(['/', '/index.html', '/favicon.svg', '/health', '/openapi.json', '/docs'])
 const PUBLIC_PREFIXES = ['/docs/', '/assets/']
-const METRICS_PATH = '/metrics'
+export const METRICS_PATH = '/metrics'
 
 export interface AuthOptions {
   apiKeys: readonly string[]
@@ -42,7 +42,8 @@ export const authPlugin = fp(
   { name: 'auth' },
 )
 
-function isPublic(path: string): boolean {
+/** Paths that never need an API key (/metrics aside: it may have its own token). */
+export function isPublic(path: string): boolean {
   return PUBLIC_PATHS.has(path) || PUBLIC_PREFIXES.some((prefix) => path.startsWith(prefix))
 }
 

@@ -2,10 +2,8 @@ import rateLimit from '@fastify/rate-limit'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { RateLimitedError } from '../../errors.js'
-import { digest, presentedKey } from './auth.js'
+import { digest, isPublic, METRICS_PATH, presentedKey } from './auth.js'
 
-/** Probes and the UI's files are never limited: a limited client must still see /health and the page. */
-const UNLIMITED = /^\/(health|metrics|openapi\.json|docs|assets\/|index\.html|favicon\.svg|$)/
 
 /**
  * Per-key request limits: each API key (a digest of it, so keys never sit in memory twice) or, without keys,
@@ -23,7 +21,12 @@ export const rateLimitPlugin = fp(
         const key = presentedKey(request)
         return key === null ? `ip:${request.ip}` : `key:${digest(key).toString('hex')}`
       },
-      allowList: (request) => request.method === 'OPTIONS' || UNLIMITED.test(request.url.split('?')[0]!),
+      // Probes and the keyless paths (the UI's files, the API description) are never limited: a limited client
+      // must still see /health and the page.
+      allowList: (request) => {
+        const path = request.url.split('?')[0]!
+        return request.method === 'OPTIONS' || path === METRICS_PATH || isPublic(path)
+      },
       errorResponseBuilder: (_request, context) => new RateLimitedError(Math.max(1, Math.ceil(context.ttl / 1000)), context.max, options.windowMs),
     })
   },
