@@ -93,23 +93,23 @@ export function decodeGenerationParams(body: GenerationParams, limits: ModelLimi
  * rather than one being silently dropped.
  */
 function decodeOutputConstraint(body: GenerationParams): GrammarSpec | null {
-  const given: Array<() => GrammarSpec | null> = []
+  const specs: GrammarSpec[] = []
   const structured = body.structured_outputs
-  if (body.response_format != null) given.push(() => decodeResponseFormat(body.response_format!))
-  if (body.grammar != null) given.push(() => gbnf(body.grammar!, 'grammar'))
-  if (body.json_schema != null) given.push(() => schemaGrammar(body.json_schema, 'json_schema'))
-  if (body.guided_json != null) given.push(() => schemaGrammar(parseJsonText(body.guided_json, 'guided_json'), 'guided_json'))
-  if (body.guided_grammar != null) given.push(() => gbnf(body.guided_grammar!, 'guided_grammar'))
-  if (body.guided_choice != null) given.push(() => choiceGrammar(body.guided_choice!, 'guided_choice'))
-  if (body.guided_regex != null) given.push(() => refuseRegex('guided_regex'))
+  const format = body.response_format == null ? null : decodeResponseFormat(body.response_format)
+  if (format) specs.push(format)
+  if (body.grammar != null) specs.push(gbnf(body.grammar, 'grammar'))
+  if (body.json_schema != null) specs.push(schemaGrammar(body.json_schema, 'json_schema'))
+  if (body.guided_json != null) specs.push(schemaGrammar(parseJsonText(body.guided_json, 'guided_json'), 'guided_json'))
+  if (body.guided_grammar != null) specs.push(gbnf(body.guided_grammar, 'guided_grammar'))
+  if (body.guided_choice != null) specs.push(choiceGrammar(body.guided_choice, 'guided_choice'))
+  if (body.guided_regex != null) refuseRegex('guided_regex')
   if (structured != null) {
-    if (structured.json != null) given.push(() => schemaGrammar(parseJsonText(structured.json, 'structured_outputs.json'), 'structured_outputs.json'))
-    if (structured.grammar != null) given.push(() => gbnf(structured.grammar!, 'structured_outputs.grammar'))
-    if (structured.choice != null) given.push(() => choiceGrammar(structured.choice!, 'structured_outputs.choice'))
-    if (structured.regex != null) given.push(() => refuseRegex('structured_outputs.regex'))
-    if (structured.json_object) given.push(() => ({ gbnf: jsonObjectGrammar(), schema: { type: 'object' }, param: 'structured_outputs.json_object' }))
+    if (structured.json != null) specs.push(schemaGrammar(parseJsonText(structured.json, 'structured_outputs.json'), 'structured_outputs.json'))
+    if (structured.grammar != null) specs.push(gbnf(structured.grammar, 'structured_outputs.grammar'))
+    if (structured.choice != null) specs.push(choiceGrammar(structured.choice, 'structured_outputs.choice'))
+    if (structured.regex != null) refuseRegex('structured_outputs.regex')
+    if (structured.json_object) specs.push({ gbnf: jsonObjectGrammar(), schema: { type: 'object' }, param: 'structured_outputs.json_object' })
   }
-  const specs = given.map((decode) => decode()).filter((spec) => spec !== null)
   if (specs.length > 1) {
     throw new InvalidRequestError(
       `'${specs[0]!.param}' and '${specs[1]!.param}' both constrain the output; send one of them.`,
