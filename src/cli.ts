@@ -35,7 +35,7 @@ program
   .option('--api-key-file <file>', 'require one of the API keys in this file, one per line [env: GGUF_SERVE_API_KEY_FILE]')
   .option('--metrics-token <token>', 'require this Bearer token for /metrics [env: GGUF_SERVE_METRICS_TOKEN]')
   .option('--cors-origin <origin>', 'origin allowed to call the API from a browser, "*" for any (repeatable) [env: GGUF_SERVE_CORS_ORIGINS, comma-separated] (default: *)', collect)
-  .option('--rate-limit <N>', 'requests per minute each API key (or client address) may make; 0 = no limit [env: GGUF_SERVE_RATE_LIMIT] (default: 0)')
+  .option('--rate-limit <N>', 'requests each API key (or client address) may make per window (server.rateLimit.windowMs, 1 minute by default); 0 = no limit [env: GGUF_SERVE_RATE_LIMIT] (default: 0)')
   .option('--cache-dir <dir>', 'where downloaded models are kept [env: GGUF_SERVE_CACHE_DIR] (default: models)')
   .option('--hf-token <token>', 'Hugging Face token for gated repositories [env: GGUF_SERVE_HF_TOKEN]')
   .option('--log-prompts', 'also log prompts and outputs (off: they may hold private data) [env: GGUF_SERVE_LOG_PROMPTS]')
