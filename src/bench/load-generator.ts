@@ -3,6 +3,7 @@
  * URL, over raw fetch with its own SSE parsing, so the arrival time of every content chunk is recorded
  * as the bytes come in (no SDK buffering between the socket and the timestamp).
  */
+import { SseParser } from '../api/sse-parser.js'
 import type { BenchTarget, LevelPlan, LevelRun, RequestResult, TargetInfo } from './target.js'
 import type { BenchRequest } from './workload.js'
 
@@ -51,23 +52,14 @@ export async function streamRequest(
   let streamError: string | undefined
   let done = false
   const decoder = new TextDecoder()
-  let buffer = ''
+  const parser = new SseParser()
   const reader = response.body.getReader()
   try {
     while (!done) {
       const read = await reader.read()
       if (read.done) break
       const now = performance.now()
-      buffer += decoder.decode(read.value, { stream: true }).replace(/\r\n?/g, '\n')
-      let boundary: number
-      while ((boundary = buffer.indexOf('\n\n')) !== -1) {
-        const block = buffer.slice(0, boundary)
-        buffer = buffer.slice(boundary + 2)
-        const data = block
-          .split('\n')
-          .filter((line) => line.startsWith('data:'))
-          .map((line) => line.slice(5).replace(/^ /, ''))
-          .join('\n')
+      for (const data of parser.push(decoder.decode(read.value, { stream: true }))) {
         if (data === '') continue
         if (data === '[DONE]') {
           done = true

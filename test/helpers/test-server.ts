@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import OpenAI from 'openai'
 import type { Logger } from 'pino'
+import { SseParser } from '../../src/api/sse-parser.js'
 import { loadConfig } from '../../src/config/load-config.js'
 import { createLogger } from '../../src/observability/logger.js'
 import { startServer, type RunningServer } from '../../src/server.js'
@@ -80,9 +81,5 @@ export async function postJson(origin: string, path: string, body: unknown, head
 
 /** Reads an SSE body into its `data:` payloads (the final "[DONE]" kept as a string). */
 export function sseEvents(text: string): Array<any> {
-  return text
-    .split('\n\n')
-    .filter((block) => block.startsWith('data: '))
-    .map((block) => block.slice('data: '.length))
-    .map((data) => (data === '[DONE]' ? data : JSON.parse(data)))
+  return new SseParser().push(text).map((data) => (data === '[DONE]' ? data : JSON.parse(data)))
 }

@@ -1,5 +1,5 @@
 import { apiFetch, errorMessage } from './api-client.js'
-import { SseParser } from './sse-parser.js'
+import { SseParser } from '../../src/api/sse-parser.js'
 
 /** What the page shows under a reply. */
 export interface ReplyStats {

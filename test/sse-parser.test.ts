@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { SseParser } from '../../web/src/sse-parser.js'
+import { SseParser } from '../src/api/sse-parser.js'
 
 describe('SseParser', () => {
   it('yields each event once its blank line arrives, however the chunks split it', () => {

@@ -1,7 +1,7 @@
 /**
  * Splits a text/event-stream into the `data` of each event, as chunks arrive: an event ends at a blank
  * line, its `data:` lines join with "\n", comment lines (`: ping`) and other fields are skipped.
- * Pure (no DOM), so the tests run it under Node.
+ * The client side of our streams, shared by the web UI and `gguf-serve bench`: pure (no DOM, no Node).
  */
 export class SseParser {
   private buffer = ''
