@@ -11,7 +11,7 @@ import {
   type ChatCompletionChunk,
   type ChatCompletionRequest,
 } from '../src/api/schemas/chat.js'
-import type { GenerationEvent, TokenLogprob } from '../src/engine/types.js'
+import type { GenerationEvent, TokenLogprob } from '../src/generation/events.js'
 import { EngineError, InvalidRequestError } from '../src/errors.js'
 
 const LIMITS = { maxChoices: 8, defaults: {}, trustRequestChatTemplate: false }

@@ -5,7 +5,7 @@ import { foldEvents } from '../src/api/codec/fold-events.js'
 import type { ChatCompletionRequest } from '../src/api/schemas/chat.js'
 import { toolCallGrammar, textWithout } from '../src/engine/tool-call-grammar.js'
 import { HERMES_FORMAT, LLAMA3_JSON_FORMAT, MISTRAL_FORMAT } from '../src/engine/tool-call-formats.js'
-import type { GenerationEvent } from '../src/engine/types.js'
+import type { GenerationEvent } from '../src/generation/events.js'
 import { InvalidRequestError } from '../src/errors.js'
 
 const USAGE = { promptTokens: 5, completionTokens: 9, cachedTokens: 0 }

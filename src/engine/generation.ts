@@ -18,7 +18,8 @@ import type { ToolCallFormat } from './tool-call-formats.js'
 import { asObjectSchema } from './tool-call-grammar.js'
 import { ToolCallParser, type ToolParseEvent } from './tool-call-parser.js'
 import type { Slot } from './slot.js'
-import type { FinishReason, GenerationEvent, GenerationRequest, PromptTokenLogprob, TokenLogprob } from './types.js'
+import type { GenerationRequest } from '../generation/request.js'
+import type { FinishReason, GenerationEvent, PromptTokenLogprob, TokenLogprob } from '../generation/events.js'
 import type { Vocabulary } from './vocabulary.js'
 
 /** `topK: null` drops the top-k sampler; `topK: 0` would sort the whole vocabulary every token. */

@@ -11,7 +11,7 @@ import { textWithout, toolCallGrammar } from './tool-call-grammar.js'
 import { PromptRenderer, type RenderedPrompt } from './prompt-renderer.js'
 import { THINK_CLOSE, THINK_OPEN } from './reasoning-splitter.js'
 import { Slot } from './slot.js'
-import type { GenerationRequest, GrammarSpec } from './types.js'
+import type { GenerationRequest, GrammarSpec } from '../generation/request.js'
 import { Vocabulary } from './vocabulary.js'
 import { version } from '../version.js'
 

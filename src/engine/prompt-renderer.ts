@@ -4,7 +4,7 @@ import { InvalidRequestError } from '../errors.js'
 import { detectToolCallFormat, type ToolCallFormat } from './tool-call-formats.js'
 import { hfTool, inlineTools } from './tool-prompt.js'
 import { THINK_CLOSE, THINK_OPEN } from './reasoning-splitter.js'
-import type { ChatMessage, ChatTemplateOptions, ToolDefinition } from './types.js'
+import type { ChatMessage, ChatTemplateOptions, ToolDefinition } from '../generation/request.js'
 
 export interface RenderedPrompt {
   tokens: Token[]

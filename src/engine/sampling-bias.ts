@@ -1,5 +1,5 @@
 import { TokenBias, type LlamaModel, type Token } from 'node-llama-cpp'
-import type { SamplingOptions } from './types.js'
+import type { SamplingOptions } from '../generation/request.js'
 
 /** OpenAI's ±100 mean "ban" and "exclusive selection"; llama.cpp adds biases to raw logits. */
 const FORCE_LOGIT = 1e4

@@ -1,7 +1,7 @@
 import type { Token } from 'node-llama-cpp'
 import { InvalidRequestError } from '../errors.js'
 import type { LoadedModel } from './loaded-model.js'
-import type { ChatMessage, ChatTemplateOptions } from './types.js'
+import type { ChatMessage, ChatTemplateOptions } from '../generation/request.js'
 
 /**
  * Text ↔ token ids for one loaded model, as the rest of the server sees them: `/tokenize` and

@@ -1,4 +1,4 @@
-import type { ChatMessage, ToolDefinition } from './types.js'
+import type { ChatMessage, ToolDefinition } from '../generation/request.js'
 
 /**
  * Tools for chat templates that do not know them (no `tools` in the template): the tool list goes into

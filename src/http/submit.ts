@@ -1,7 +1,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { UsageTotals } from '../api/codec/fold-events.js'
 import { abortSignalFor } from './abort-signal.js'
-import type { GenerationEvent, GenerationRequest } from '../engine/types.js'
+import type { GenerationRequest } from '../generation/request.js'
+import type { GenerationEvent } from '../generation/events.js'
 import type { Scheduler } from '../scheduler/scheduler.js'
 
 /**

@@ -1,5 +1,5 @@
 import { InvalidRequestError } from '../../errors.js'
-import type { ChatMessage, ChatTemplateOptions, GenerationRequest } from '../../engine/types.js'
+import type { ChatMessage, ChatTemplateOptions, GenerationRequest } from '../../generation/request.js'
 import type { ChatCompletionRequest, ChatMessageWire } from '../schemas/chat.js'
 import { decodeHistoryCalls, decodeTools } from './chat-tools.js'
 import { type ModelLimits, decodeGenerationParams, refuseUnsupported, type Refusal } from './generation-params.js'

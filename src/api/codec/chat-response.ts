@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import type { GenerationEvent, TokenLogprob, Usage } from '../../engine/types.js'
+import type { GenerationEvent, TokenLogprob, Usage } from '../../generation/events.js'
 import type { ChatCompletion, ChatCompletionChunk, ChoiceLogprobs } from '../schemas/chat.js'
 import { UsageTotals, type FoldedChoice, type FoldedGeneration } from './fold-events.js'
 

@@ -1,4 +1,5 @@
-import type { GenerationEvent, GenerationInput, GenerationRequest, PromptTokenLogprob, TokenAlternative, TokenLogprob } from '../../engine/types.js'
+import type { GenerationInput, GenerationRequest } from '../../generation/request.js'
+import type { GenerationEvent, PromptTokenLogprob, TokenAlternative, TokenLogprob } from '../../generation/events.js'
 import { EngineError } from '../../errors.js'
 import type { Completion, CompletionChunk, CompletionRequest, LegacyLogprobs } from '../schemas/completions.js'
 import type { ResponseMeta } from './chat-response.js'

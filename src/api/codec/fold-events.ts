@@ -1,5 +1,5 @@
 import { EngineError } from '../../errors.js'
-import type { FinishReason, GenerationEvent, TokenLogprob, Usage } from '../../engine/types.js'
+import type { FinishReason, GenerationEvent, TokenLogprob, Usage } from '../../generation/events.js'
 
 export interface FoldedToolCall {
   id: string

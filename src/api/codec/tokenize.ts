@@ -1,4 +1,4 @@
-import type { ChatMessage, ChatTemplateOptions } from '../../engine/types.js'
+import type { ChatMessage, ChatTemplateOptions } from '../../generation/request.js'
 import { InvalidRequestError } from '../../errors.js'
 import type { TokenizeRequest, TokenizeResponse } from '../schemas/tokenize.js'
 import { decodeChatRequest } from './chat-request.js'
