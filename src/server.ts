@@ -9,11 +9,14 @@ import { StartupError } from './errors.js'
 import { buildApp } from './http/app.js'
 import { trackConnections } from './http/connection-drain.js'
 import { ServeMetrics } from './observability/metrics.js'
+import { ModelRegistry } from './scheduler/model-registry.js'
 import { ModelRouter } from './scheduler/model-router.js'
 
 export interface RunningServer {
   app: FastifyInstance
   router: ModelRouter
+  /** The backend face the routes use. */
+  models: ModelRegistry
   metrics: ServeMetrics
   url: string
   /** Resolves when every preloaded model is loaded; rejects with a StartupError if one cannot be. */
@@ -39,7 +42,8 @@ export async function startServer({ config, models }: LoadedConfig, log: Logger)
     log,
     metrics,
   })
-  const app = await buildApp({ config, router, log, metrics })
+  const registry = new ModelRegistry(router)
+  const app = await buildApp({ config, models: registry, log, metrics })
   const connections = trackConnections(app.server)
   const address = await app.listen({ host: config.server.host, port: config.server.port })
   log.info({ url: address }, `listening on ${address}`)
@@ -60,7 +64,7 @@ export async function startServer({ config, models }: LoadedConfig, log: Logger)
       await router.dispose()
     })())
 
-  return { app, router, metrics, url: address, ready, close }
+  return { app, router, models: registry, metrics, url: address, ready, close }
 }
 
 /**

@@ -170,7 +170,7 @@ describe('several models', () => {
 
     // beta busy for a short while: alpha's load waits for it, then evicts it.
     const short = postJson(t.origin, '/v1/chat/completions', busy('beta', 60))
-    await waitFor(() => router.health()[1]!.slots_busy === 1)
+    await waitFor(() => t.server.models.describe()[1]!.slotsBusy === 1)
     let shortFinished = false
     void short.then(() => (shortFinished = true))
     await router.acquire('alpha')
@@ -181,7 +181,7 @@ describe('several models', () => {
     // alpha busy longer than modelLoadTimeoutMs: beta gives up with 503 models_busy and Retry-After.
     // About 5400 tokens one after the other: well over 2.5 s even at this tiny model's top speed (~1600 tok/s).
     const long = Array.from({ length: 12 }, () => postJson(t.origin, '/v1/chat/completions', busy('alpha', 450)))
-    await waitFor(() => router.health()[0]!.slots_busy === 1)
+    await waitFor(() => t.server.models.describe()[0]!.slotsBusy === 1)
     const refused = await serveError(router.acquire('beta'))
     expect([refused.status, refused.type, refused.code]).toEqual([503, 'server_error', 'models_busy'])
     expect(refused.headers['retry-after']).toBe('5')

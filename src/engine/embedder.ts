@@ -1,23 +1,14 @@
 import type { LlamaEmbeddingContext, Token } from 'node-llama-cpp'
 import { ContextLengthExceededError, EngineError, InvalidRequestError, UnavailableError } from '../errors.js'
+import type { EmbeddingInput, EmbeddingResult } from '../generation/embedding.js'
 import type { LoadedModel } from './loaded-model.js'
 import { Tokenizer } from './tokenizer.js'
-
-/** One input: text (tokenized as `/tokenize` does, BOS included) or token ids. */
-export type EmbeddingInput = string | readonly number[]
 
 export interface EmbeddingOptions {
   /** Keep only the first n components, re-normalised; null = all of them. */
   dimensions: number | null
   /** Once it fires, no further input is evaluated. */
   signal?: AbortSignal
-}
-
-export interface EmbeddingResult {
-  /** One unit-length vector per input, in input order. */
-  vectors: Float32Array[]
-  /** Tokens evaluated over all inputs, BOS/EOS included. */
-  promptTokens: number
 }
 
 const embedders = new WeakMap<LoadedModel, Embedder>()
@@ -39,8 +30,8 @@ const embedders = new WeakMap<LoadedModel, Embedder>()
  *   from `/tokenize` with or without `add_special_tokens` embed like the text they came from.
  *
  * node-llama-cpp evaluates one input per call (its context reads sequence 0 only, so inputs cannot share
- * a batch); each call is awaited on llama.cpp's worker thread, keeping the event loop free. Requests take
- * the context in turn, first come first served, so one request's inputs run back to back.
+ * a batch); each call is awaited on llama.cpp's worker thread, keeping the event loop free. The scheduler's
+ * embedding lane gives the context to one request at a time, so one request's inputs run back to back.
  */
 export class Embedder {
   static for(loaded: LoadedModel): Embedder {
@@ -62,8 +53,6 @@ export class Embedder {
   }
 
   private context: Promise<LlamaEmbeddingContext> | null = null
-  /** Settles when the request ahead is done with the context. */
-  private tail: Promise<void> = Promise.resolve()
   private readonly tokenizer: Tokenizer
 
   private constructor(private readonly loaded: LoadedModel) {
@@ -100,15 +89,13 @@ export class Embedder {
       if (length > contextSize) throw new ContextLengthExceededError(length, contextSize, where(i))
       promptTokens += length
     }
-    return this.exclusive(async () => {
-      const vectors: Float32Array[] = []
-      for (const tokens of tokenized) {
-        if (signal?.aborted) throw new UnavailableError('The client closed the request before it was served.', 'client_closed')
-        const { vector } = await context.getEmbeddingFor(tokens as Token[])
-        vectors.push(unitPrefix(vector, dimensions ?? size))
-      }
-      return { vectors, promptTokens }
-    })
+    const vectors: Float32Array[] = []
+    for (const tokens of tokenized) {
+      if (signal?.aborted) throw new UnavailableError('The client closed the request before it was served.', 'client_closed')
+      const { vector } = await context.getEmbeddingFor(tokens as Token[])
+      vectors.push(unitPrefix(vector, dimensions ?? size))
+    }
+    return { vectors, promptTokens }
   }
 
   private openContext(): Promise<LlamaEmbeddingContext> {
@@ -122,18 +109,6 @@ export class Embedder {
         throw new EngineError(`Cannot create the embedding context for ${info.id}; the server log has the details.`, error)
       })
     return this.context
-  }
-
-  private async exclusive<T>(work: () => Promise<T>): Promise<T> {
-    const ahead = this.tail
-    let done!: () => void
-    this.tail = new Promise((resolve) => (done = resolve))
-    await ahead
-    try {
-      return await work()
-    } finally {
-      done()
-    }
   }
 }
 

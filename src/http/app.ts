@@ -7,8 +7,7 @@ import type { Config } from '../config/schema.js'
 import type { GenerationInput } from '../generation/request.js'
 import type { FinishReason, Usage } from '../generation/events.js'
 import type { ServeMetrics } from '../observability/metrics.js'
-import type { ModelRouter } from '../scheduler/model-router.js'
-import type { RequestTimings } from '../scheduler/scheduler.js'
+import type { ModelBackend, RequestTimings } from '../generation/backend.js'
 import { ignoredParams } from '../api/codec/generation-params.js'
 import { authPlugin } from './plugins/auth.js'
 import { corsPlugin } from './plugins/cors.js'
@@ -29,7 +28,8 @@ import { tokenizeRoutes } from './routes/tokenize.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
-    router: ModelRouter
+    /** The backend: all that routes may ask of the models. */
+    models: ModelBackend
     metrics: ServeMetrics
     /** `log.prompts`: prompts and outputs go into request log lines only when this is set. */
     logPrompts: boolean
@@ -49,7 +49,7 @@ declare module 'fastify' {
 
 export interface AppDependencies {
   config: Config
-  router: ModelRouter
+  models: ModelBackend
   log: Logger
   metrics: ServeMetrics
 }
@@ -60,7 +60,7 @@ const API_PREFIXES = ['/v1', '', '/v1/openai']
 const MAX_REQUEST_ID_LENGTH = 128
 
 /** The app as a plugin tree; it never listens (the CLI and tests do). */
-export async function buildApp({ config, router, log, metrics }: AppDependencies): Promise<FastifyInstance> {
+export async function buildApp({ config, models, log, metrics }: AppDependencies): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
     // Fastify's two lines per request are replaced by one of ours, with tokens and timings.
@@ -96,7 +96,7 @@ export async function buildApp({ config, router, log, metrics }: AppDependencies
     },
   }).withTypeProvider<TypeBoxTypeProvider>()
 
-  app.decorate('router', router)
+  app.decorate('models', models)
   app.decorate('metrics', metrics)
   app.decorate('logPrompts', config.log.prompts)
   // Fastify forbids a shared object as a request decoration: null here, a fresh object per request below.

@@ -3,24 +3,22 @@ import { UsageTotals } from '../api/codec/fold-events.js'
 import { abortSignalFor } from './abort-signal.js'
 import type { GenerationRequest } from '../generation/request.js'
 import type { GenerationEvent } from '../generation/events.js'
-import type { Scheduler } from '../scheduler/scheduler.js'
 
 /**
- * Hands a request to the scheduler with the HTTP request's lifetime attached: the socket closing before
+ * Hands a request to the backend with the HTTP request's lifetime attached: the socket closing before
  * the reply is complete aborts it (queued or running), and usage and timings are kept on the request
  * for its log line.
  */
 export function submitFor(
   request: FastifyRequest,
   reply: FastifyReply,
-  scheduler: Scheduler,
   generation: GenerationRequest,
   /** Also cancels this request (a batch whose sibling could not be queued). */
   linked?: AbortSignal,
 ): AsyncIterable<GenerationEvent> {
   if (request.server.logPrompts) request.generationLog.prompt = generation.input
   const gone = abortSignalFor(reply)
-  const events = scheduler.submit(generation, {
+  const events = request.server.models.submit(generation, {
     signal: linked ? AbortSignal.any([gone, linked]) : gone,
     onTimings: (timings) => {
       request.generationLog.timings = timings

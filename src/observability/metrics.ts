@@ -38,6 +38,19 @@ export class ServeMetrics {
     labelNames: ['model', 'outcome'] as const,
     registers: [this.registry],
   })
+  readonly workRequests = new Counter({
+    name: 'gguf_serve_work_requests_total',
+    help: 'Finished requests that are not generations (embed, tokenize, detokenize) by outcome: ok, error, cancelled, timeout, rejected (queue full).',
+    labelNames: ['model', 'kind', 'outcome'] as const,
+    registers: [this.registry],
+  })
+  readonly workLatency = new Histogram({
+    name: 'gguf_serve_work_latency_seconds',
+    help: 'Arrival to the end of an embed, tokenize or detokenize request.',
+    buckets: LATENCY_BUCKETS,
+    labelNames: ['model', 'kind'] as const,
+    registers: [this.registry],
+  })
   readonly promptTokensEvaluated = this.counter('prompt_tokens_evaluated_total', 'Prompt tokens evaluated by the engine.')
   readonly promptTokensCached = this.counter('prompt_tokens_cached_total', 'Prompt tokens reused from the prefix cache instead of evaluated.')
   readonly generatedTokens = this.counter('generation_tokens_total', 'Tokens generated (all choices).')

@@ -14,8 +14,8 @@ export type RouterOptions = ConstructorParameters<typeof Scheduler>[1] & {
 /** Schedulers announce nothing when they fall idle, so a load waiting for room looks again this often. */
 const IDLE_POLL_MS = 50
 /**
- * A model handed out this recently is not idle yet: its request may still be on the way to the queue,
- * and embeddings and tokenizing use the model without passing through the scheduler at all.
+ * A model handed out this recently is not idle yet: its request may still be on the way from the codec
+ * to the scheduler's queue (callers that hold it longer take a lease, see `use`).
  */
 const RECENT_USE_MS = 500
 
@@ -97,6 +97,28 @@ export class ModelRouter {
     }
   }
 
+  /**
+   * Runs `work` on the model's scheduler (loading it first when needed) under a lease: until `work`
+   * settles, the model counts as busy, so neither ttl nor eviction unloads it, and shutdown waits.
+   */
+  async use<T>(name: string | null | undefined, work: (scheduler: Scheduler) => Promise<T>): Promise<T> {
+    const scheduler = await this.acquire(name)
+    const model = this.route(name)
+    model.leases++
+    try {
+      return await work(scheduler)
+    } finally {
+      model.leases--
+      model.touch()
+    }
+  }
+
+  /** The scheduler of a loaded model (no load started), or null. */
+  loaded(name: string): Scheduler | null {
+    const model = this.byName.get(name)
+    return model?.state === 'ready' ? model.scheduler : null
+  }
+
   /** Finds a model by id or alias without loading it. */
   find(name: string): { config: ModelConfig; state: ModelState; scheduler: Scheduler | null } | null {
     const model = this.byName.get(name)
@@ -107,17 +129,6 @@ export class ModelRouter {
     return this.models.map(describe)
   }
 
-  /** Per model, for /health: its state and, while loaded, its busy slots and queue. */
-  health(): Array<{ id: string; state: ModelState; slots_busy: number; slots_total: number; queue: number }> {
-    return this.models.map((m) => ({
-      id: m.config.id,
-      state: m.state,
-      slots_busy: m.scheduler ? m.scheduler.model.slots.filter((s) => s.busy).length : 0,
-      slots_total: m.config.parallel,
-      queue: m.scheduler?.waiting ?? 0,
-    }))
-  }
-
   /** Stops admission and loading everywhere and waits for in-flight requests. */
   async drain(): Promise<void> {
     this.closing = true
@@ -125,10 +136,11 @@ export class ModelRouter {
     await Promise.all(this.models.map((m) => m.scheduler?.drain()))
   }
 
-  /** Frees every model, once the loads in flight have settled. */
+  /** Frees every model, once the loads in flight have settled and no lease is held. */
   async dispose(): Promise<void> {
     this.closing = true
     await this.lifecycle
+    await Promise.all(this.models.map((m) => leasesReturned(m)))
     const loader = await this.engine.catch(() => null)
     await Promise.all(
       this.models.map(async (m) => {
@@ -222,8 +234,9 @@ export class ModelRouter {
     const started = performance.now()
     const idleS = Math.round((started - model.lastUsedAt) / 100) / 10
     try {
-      // Only idle models are unloaded, so this only closes admission.
+      // Only idle models are unloaded, so this only closes admission; nothing is freed while leased.
       await scheduler.drain()
+      await leasesReturned(model)
       this.options.metrics.unwatch(id)
       await (await this.engine).unload(scheduler.model)
     } finally {
@@ -267,6 +280,11 @@ export class ModelRouter {
 
 function describe(model: ServedModel) {
   return { config: model.config, state: model.state, scheduler: model.scheduler }
+}
+
+/** Resolves once nobody holds the model (a lease ends when its work settles, so this is bounded by the work). */
+async function leasesReturned(model: ServedModel): Promise<void> {
+  while (model.leases > 0) await new Promise((resolve) => setTimeout(resolve, IDLE_POLL_MS))
 }
 
 function shuttingDown(): UnavailableError {

@@ -1,27 +1,30 @@
 import type { Logger } from 'pino'
 import { EngineError, GENERATION_FAILED, OverloadedError, RequestTimeoutError, ServeError, UnavailableError } from '../errors.js'
+import { Embedder } from '../engine/embedder.js'
 import type { Generation, GenerationPlan } from '../engine/generation.js'
 import type { LoadedModel } from '../engine/loaded-model.js'
-import type { GenerationRequest } from '../generation/request.js'
+import { Tokenizer } from '../engine/tokenizer.js'
+import type { RequestTimings, SubmitOptions } from '../generation/backend.js'
+import type { EmbeddingRequest, EmbeddingResult } from '../generation/embedding.js'
 import type { GenerationEvent } from '../generation/events.js'
+import type { GenerationRequest } from '../generation/request.js'
+import type { DetokenizeRequest, TokenizeRequest, TokenizeResult } from '../generation/tokenizing.js'
 import type { RequestOutcome, ServeMetrics } from '../observability/metrics.js'
 import { EventChannel } from './event-channel.js'
+import { WorkLane, type WorkKind } from './work-lane.js'
 
-/** What the scheduler measured for one request. */
-export interface RequestTimings {
-  queueMs: number
-  /** Arrival to first text, null when no text was produced. */
-  ttftMs: number | null
-  totalMs: number
-}
+/**
+ * Where a request is: waiting for slots, on slots, or ended (every choice finished, the client went,
+ * or it failed). Only the first two can change; an ended request's end was reported once.
+ */
+type EntryState = 'queued' | 'running' | 'completed' | 'cancelled' | 'failed'
 
 interface Entry {
   plan: GenerationPlan
   channel: EventChannel<GenerationEvent>
   /** One per choice; the first leads the shared prompt evaluation. Empty while queued. */
   generations: Generation[]
-  cancelled: boolean
-  failed: boolean
+  state: EntryState
   enqueuedAt: number
   startedAt: number
   firstTokenAt: number | null
@@ -31,17 +34,10 @@ interface Entry {
   deadline: number
   /** Finish reason of the last choice that finished. */
   outcome?: RequestOutcome
-  /** Every choice finished: a consumer that stops reading now is not a cancellation. */
-  completed?: boolean
-  reported?: boolean
   onTimings?: (t: RequestTimings) => void
 }
 
-export interface SubmitOptions {
-  signal?: AbortSignal
-  /** Called once when the request ends, with what the scheduler measured. */
-  onTimings?: (timings: RequestTimings) => void
-}
+const isOver = (entry: Entry) => entry.state !== 'queued' && entry.state !== 'running'
 
 /**
  * Admits requests onto a model's slots and runs the step loop: every step advances every running
@@ -58,6 +54,8 @@ export class Scheduler {
   private prefillTurn = 0
 
   private readonly labels: { model: string }
+  /** Embeddings and tokenizing: admitted like generations, run one at a time per kind. */
+  private readonly lanes: Record<WorkKind, WorkLane>
 
   constructor(
     readonly model: LoadedModel,
@@ -65,6 +63,8 @@ export class Scheduler {
   ) {
     this.labels = { model: model.info.id }
     const { metrics } = options
+    const lane = (kind: WorkKind) => new WorkLane({ model: model.info.id, kind, queueMax: options.queueMax, requestTimeoutMs: options.requestTimeoutMs, metrics })
+    this.lanes = { embed: lane('embed'), tokenize: lane('tokenize'), detokenize: lane('detokenize') }
     model.onBatch = (tokens) => metrics.batchTokens.observe(this.labels, tokens)
     metrics.watch(() => ({
       model: model.info.id,
@@ -76,12 +76,14 @@ export class Scheduler {
     }))
   }
 
+  /** Requests waiting: for slots, or for their turn in a lane. */
   get waiting(): number {
-    return this.queue.length
+    return this.queue.length + this.laneList().reduce((sum, lane) => sum + lane.waiting, 0)
   }
 
+  /** Requests being served: generations on slots, and lane work. */
   get active(): number {
-    return this.running.size
+    return this.running.size + this.laneList().reduce((sum, lane) => sum + lane.active, 0)
   }
 
   /**
@@ -89,7 +91,7 @@ export class Scheduler {
    * their errors (context length, unknown token ids, queue full) are thrown before anything is sent.
    */
   submit(request: GenerationRequest, options: SubmitOptions = {}): AsyncIterable<GenerationEvent> {
-    if (this.draining) throw new UnavailableError('The server is shutting down.', 'shutting_down')
+    this.refuseWhenDraining()
     const plan = this.model.plan(request)
     // Requests that will find a free slot at the next step do not count as waiting.
     if (this.queue.length + 1 - this.freeSlots() > this.options.queueMax) {
@@ -100,8 +102,7 @@ export class Scheduler {
       plan,
       channel: new EventChannel<GenerationEvent>(() => this.cancel(entry)),
       generations: [],
-      cancelled: false,
-      failed: false,
+      state: 'queued',
       enqueuedAt: performance.now(),
       startedAt: 0,
       firstTokenAt: null,
@@ -118,10 +119,40 @@ export class Scheduler {
     return entry.channel
   }
 
-  /** Stops admitting; resolves once every queued and running request has finished. */
+  /** Embeds through the model's embedding lane; the vectors come from its own embedding context. */
+  embed(request: EmbeddingRequest, options: SubmitOptions = {}): Promise<EmbeddingResult> {
+    this.refuseWhenDraining()
+    const { inputs, dimensions } = request
+    return this.lanes.embed.run((signal) => Embedder.for(this.model).embed(inputs, { dimensions, signal }), options.signal)
+  }
+
+  tokenize(request: TokenizeRequest, options: SubmitOptions = {}): Promise<TokenizeResult> {
+    this.refuseWhenDraining()
+    return this.lanes.tokenize.run(async () => {
+      const tokenizer = new Tokenizer(this.model)
+      const { input } = request
+      const tokens = input.kind === 'chat' ? tokenizer.render(input.messages, input.template ?? null) : tokenizer.tokenize(input.text, input.addSpecial)
+      return { tokens, pieces: request.withPieces ? tokenizer.pieces(tokens) : null, contextSize: this.model.info.contextSize }
+    }, options.signal)
+  }
+
+  detokenize(request: DetokenizeRequest, options: SubmitOptions = {}): Promise<string> {
+    this.refuseWhenDraining()
+    return this.lanes.detokenize.run(async () => new Tokenizer(this.model).detokenize(request.tokens, request.keepSpecial, 'tokens'), options.signal)
+  }
+
+  /** Stops admitting; resolves once every queued and running request (generations and lane work) has finished. */
   async drain(): Promise<void> {
     this.draining = true
-    await this.loop
+    await Promise.all([this.loop, ...this.laneList().map((lane) => lane.idle())])
+  }
+
+  private refuseWhenDraining(): void {
+    if (this.draining) throw new UnavailableError('The server is shutting down.', 'shutting_down')
+  }
+
+  private laneList(): WorkLane[] {
+    return Object.values(this.lanes)
   }
 
   /** By priority (lower first), FIFO among equals. */
@@ -137,16 +168,16 @@ export class Scheduler {
   }
 
   private cancel(entry: Entry): void {
-    if (entry.cancelled || entry.completed || entry.failed) return
-    entry.cancelled = true
-    const queued = this.queue.indexOf(entry)
-    this.options.metrics.cancellations.inc({ ...this.labels, stage: queued >= 0 ? 'queued' : 'running' })
-    if (queued >= 0) {
-      this.queue.splice(queued, 1)
+    if (isOver(entry)) return
+    const queued = entry.state === 'queued'
+    entry.state = 'cancelled'
+    this.options.metrics.cancellations.inc({ ...this.labels, stage: queued ? 'queued' : 'running' })
+    if (queued) {
+      this.queue.splice(this.queue.indexOf(entry), 1)
       entry.channel.end()
-      this.finishEntry(entry, 'cancelled')
     }
     // A running entry is dropped by the loop after the step in flight.
+    this.finishEntry(entry, 'cancelled')
   }
 
   private kick(): void {
@@ -184,6 +215,7 @@ export class Scheduler {
         this.fail(entry, error)
         continue
       }
+      entry.state = 'running'
       this.running.add(entry)
       const leader = entry.generations[0]!
       const { metrics } = this.options
@@ -216,7 +248,7 @@ export class Scheduler {
       this.fail(entry, new RequestTimeoutError(this.options.requestTimeoutMs, 'queued'), 'timeout')
     }
     for (const entry of this.running) {
-      if (entry.deadline > now || entry.failed || entry.cancelled) continue
+      if (entry.deadline > now || isOver(entry)) continue
       const ended = entry.generations.map((g) => g.endAtDeadline())
       if (!ended.every(Boolean)) this.fail(entry, new RequestTimeoutError(this.options.requestTimeoutMs, 'running'), 'timeout')
     }
@@ -228,7 +260,7 @@ export class Scheduler {
     const sampling: Generation[] = []
     const prefilling: Generation[] = []
     for (const entry of this.running) {
-      if (entry.cancelled || entry.failed) continue
+      if (isOver(entry)) continue
       for (const g of entry.generations) {
         if (g.finished || g.nextBatchTokens === 0) continue
         ;(g.prefilling ? prefilling : sampling).push(g)
@@ -260,18 +292,20 @@ export class Scheduler {
   /** Delivers new events, lets n > 1 followers copy their leader's prompt, releases finished requests. */
   private async settle(): Promise<void> {
     for (const entry of [...this.running]) {
-      if (!entry.cancelled && !entry.failed) this.forward(entry)
+      if (!isOver(entry)) this.forward(entry)
       const [leader, ...followers] = entry.generations
       if (leader?.promptShared) {
         for (const follower of followers) if (follower.waitingForLeader) await follower.followLeader(leader)
       }
-      entry.completed = entry.generations.every((g) => g.finished)
-      const done = entry.cancelled || entry.failed || entry.completed
-      if (!done) continue
+      if (entry.state === 'running' && entry.generations.every((g) => g.finished)) {
+        // Every choice finished: a consumer that stops reading now is not a cancellation.
+        entry.state = 'completed'
+        this.finishEntry(entry, entry.outcome ?? 'stop')
+      }
+      if (!isOver(entry)) continue
       this.running.delete(entry)
       for (const g of entry.generations) await this.model.release(g)
-      if (!entry.cancelled) entry.channel.end()
-      if (!entry.failed) this.finishEntry(entry, entry.cancelled ? 'cancelled' : (entry.outcome ?? 'stop'))
+      if (entry.state !== 'cancelled') entry.channel.end()
     }
   }
 
@@ -303,15 +337,14 @@ export class Scheduler {
   }
 
   private fail(entry: Entry, error: unknown, outcome: RequestOutcome = 'error'): void {
-    entry.failed = true
+    if (isOver(entry)) return
+    entry.state = 'failed'
     entry.channel.end(error instanceof ServeError ? error : new EngineError(GENERATION_FAILED, error))
     this.finishEntry(entry, outcome)
   }
 
-  /** Records a request's end once: its outcome, latency and tokens, and the caller's timings. */
+  /** Records a request's end (once: only a live request ends): its outcome, latency and tokens, and the caller's timings. */
   private finishEntry(entry: Entry, outcome: RequestOutcome): void {
-    if (entry.reported) return
-    entry.reported = true
     const now = performance.now()
     const { metrics } = this.options
     metrics.requests.inc({ ...this.labels, outcome })

@@ -1,7 +1,8 @@
 import type { ModelConfig } from '../config/schema.js'
+import type { ModelState } from '../generation/backend.js'
 import type { Scheduler } from './scheduler.js'
 
-export type ModelState = 'unloaded' | 'loading' | 'ready' | 'unloading'
+export type { ModelState }
 
 /**
  * One configured model id and where it is in its life: unloaded → loading → ready → unloading →
@@ -17,6 +18,8 @@ export class ServedModel {
   waitingForRoom = false
   /** performance.now() of the last request for it, or of the last time it was seen busy. */
   lastUsedAt = 0
+  /** Callers holding the loaded model (see ModelRouter.use): it is not unloaded under them. */
+  leases = 0
 
   constructor(readonly config: ModelConfig) {}
 
@@ -26,9 +29,9 @@ export class ServedModel {
     return this.loading ? 'loading' : 'unloaded'
   }
 
-  /** Requests running or queued. */
+  /** Leased, or requests running or queued (generations, embeddings, tokenizing). */
   get busy(): boolean {
-    return this.scheduler !== null && (this.scheduler.active > 0 || this.scheduler.waiting > 0)
+    return this.scheduler !== null && (this.leases > 0 || this.scheduler.active > 0 || this.scheduler.waiting > 0)
   }
 
   /** Loaded, with nothing running or queued, and unused for at least `ms`. */

@@ -1,19 +1,18 @@
-import type { EmbeddingInput, EmbeddingResult } from '../../engine/embedder.js'
 import { InvalidRequestError } from '../../errors.js'
+import type { EmbeddingInput, EmbeddingRequest as Embedding, EmbeddingResult } from '../../generation/embedding.js'
 import type { EmbeddingRequest, EmbeddingResponse } from '../schemas/embeddings.js'
 
 export type EmbeddingEncoding = 'float' | 'base64'
 
-/** What the embedder is asked for, and how the answer goes back on the wire. */
+/** What the backend is asked for, and how the answer goes back on the wire. */
 export interface EmbeddingJob {
-  inputs: EmbeddingInput[]
-  dimensions: number | null
+  request: Embedding
   encoding: EmbeddingEncoding
 }
 
-/** Wire request → inputs for the embedder. The model's size (for `dimensions`) is checked there. */
-export function decodeEmbeddingRequest(body: EmbeddingRequest): EmbeddingJob {
-  return { inputs: decodeInputs(body.input), dimensions: body.dimensions ?? null, encoding: body.encoding_format ?? 'float' }
+/** Wire request → protocol-free request; `model` is the resolved id. The model's size (for `dimensions`) is checked by the engine. */
+export function decodeEmbeddingRequest(body: EmbeddingRequest, model: string): EmbeddingJob {
+  return { request: { model, inputs: decodeInputs(body.input), dimensions: body.dimensions ?? null }, encoding: body.encoding_format ?? 'float' }
 }
 
 function decodeInputs(input: EmbeddingRequest['input']): EmbeddingInput[] {

@@ -2,7 +2,7 @@ import { randomInt } from 'node:crypto'
 import { InvalidRequestError } from '../../errors.js'
 // The schema-to-grammar converter is pure (no engine state): converting here lets an unenforceable keyword fail as a 400.
 import { jsonObjectGrammar, jsonSchemaGrammar, UnsupportedSchemaError } from '../../engine/json-schema-grammar.js'
-import type { ModelConfig } from '../../config/schema.js'
+import type { ModelDefaults } from '../../generation/backend.js'
 import type { GenerationRequest, GrammarSpec } from '../../generation/request.js'
 import type { GenerationParams, ResponseFormat } from '../schemas/generation-params.js'
 
@@ -38,8 +38,8 @@ export function ignoredParams(body: object, schema: { properties: object }): str
 /** The decoded fields every generation endpoint shares: sampling, length, stops, n, grammar. */
 export type GenerationParamsDecoded = Omit<GenerationRequest, 'model' | 'input' | 'logprobs' | 'promptLogprobs' | 'echo'>
 
-/** What a model's config contributes to decoding: its `n` limit and the sampling defaults it sets. */
-export type ModelLimits = Pick<ModelConfig, 'maxChoices' | 'defaults' | 'trustRequestChatTemplate'>
+/** What a model contributes to decoding: its `n` limit and the defaults it sets. */
+export type ModelLimits = Pick<ModelDefaults, 'maxChoices' | 'defaults' | 'trustRequestChatTemplate'>
 
 /**
  * Shared fields of a chat or completions request → their protocol-free form. A value absent from the

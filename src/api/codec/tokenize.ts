@@ -1,22 +1,15 @@
-import type { ChatMessage, ChatTemplateOptions } from '../../generation/request.js'
 import { InvalidRequestError } from '../../errors.js'
-import type { TokenizeRequest, TokenizeResponse } from '../schemas/tokenize.js'
+import type { DetokenizeRequest, TokenizeInput, TokenizeRequest as Tokenize, TokenizeResult } from '../../generation/tokenizing.js'
+import type { DetokenizeRequest as DetokenizeWire, TokenizeRequest, TokenizeResponse } from '../schemas/tokenize.js'
 import { decodeChatRequest } from './chat-request.js'
 import type { ModelLimits } from './generation-params.js'
 
-export type TokenizeInput = { kind: 'text'; text: string; addSpecial: boolean } | { kind: 'chat'; messages: ChatMessage[]; template?: ChatTemplateOptions }
-
-export interface TokenizeJob {
-  input: TokenizeInput
-  returnTokenStrs: boolean
-}
-
 /** Wire request → what to tokenize. `model` is the resolved model id. */
-export function decodeTokenizeRequest(body: TokenizeRequest, model: string, limits: Pick<ModelLimits, 'trustRequestChatTemplate'>): TokenizeJob {
+export function decodeTokenizeRequest(body: TokenizeRequest, model: string, limits: Pick<ModelLimits, 'trustRequestChatTemplate'>): Tokenize {
   const { prompt, messages } = body
-  const returnTokenStrs = body.return_token_strs ?? false
+  const withPieces = body.return_token_strs ?? false
   if (prompt != null && messages != null) throw new InvalidRequestError("Send either 'prompt' or 'messages', not both.", 'messages')
-  if (prompt != null) return { input: { kind: 'text', text: prompt, addSpecial: body.add_special_tokens ?? true }, returnTokenStrs }
+  if (prompt != null) return { model, input: { kind: 'text', text: prompt, addSpecial: body.add_special_tokens ?? true }, withPieces }
   if (messages == null) throw new InvalidRequestError("Send 'prompt' (text) or 'messages' (a conversation) to tokenize.", 'prompt')
   if (body.add_special_tokens != null) {
     throw new InvalidRequestError(
@@ -31,9 +24,14 @@ export function decodeTokenizeRequest(body: TokenizeRequest, model: string, limi
     model,
     { maxChoices: 1, defaults: {}, trustRequestChatTemplate: limits.trustRequestChatTemplate },
   )
-  return { input: input as Extract<TokenizeInput, { kind: 'chat' }>, returnTokenStrs }
+  return { model, input: input as Extract<TokenizeInput, { kind: 'chat' }>, withPieces }
 }
 
-export function encodeTokenizeResponse(tokens: number[], maxModelLen: number, tokenStrs: string[] | null): TokenizeResponse {
-  return { count: tokens.length, max_model_len: maxModelLen, tokens, ...(tokenStrs ? { token_strs: tokenStrs } : {}) }
+export function encodeTokenizeResponse({ tokens, pieces, contextSize }: TokenizeResult): TokenizeResponse {
+  return { count: tokens.length, max_model_len: contextSize, tokens, ...(pieces ? { token_strs: pieces } : {}) }
+}
+
+/** Wire request → ids to turn back into text; special tokens are left out unless `skip_special_tokens` is false. */
+export function decodeDetokenizeRequest(body: DetokenizeWire, model: string): DetokenizeRequest {
+  return { model, tokens: body.tokens, keepSpecial: !(body.skip_special_tokens ?? true) }
 }

@@ -19,11 +19,10 @@ export const chatRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const body = request.body
-      const scheduler = await app.router.acquire(body.model)
-      const { info } = scheduler.model
-      const generation = decodeChatRequest(body, info.id, scheduler.model.config)
-      const meta = newResponseMeta('chatcmpl', body.model || info.id, info.fingerprint)
-      const events = await startIterable(submitFor(request, reply, scheduler, generation))
+      const model = await app.models.defaults(body.model)
+      const generation = decodeChatRequest(body, model.id, model)
+      const meta = newResponseMeta('chatcmpl', body.model || model.id, model.fingerprint)
+      const events = await startIterable(submitFor(request, reply, generation))
       if (!body.stream) return encodeChatCompletion(await foldEvents(events), meta)
       const encoder = new ChatChunkEncoder(meta, body.stream_options?.include_usage === true)
       return sendSse(reply, flatMap(events, (event) => encoder.push(event)))

@@ -20,15 +20,14 @@ export const completionRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const body = request.body
-      const scheduler = await app.router.acquire(body.model)
-      const { info } = scheduler.model
-      const decoded = decodeCompletionRequest(body, info.id, scheduler.model.config)
-      const meta = newResponseMeta('cmpl', body.model || info.id, info.fingerprint)
+      const model = await app.models.defaults(body.model)
+      const decoded = decodeCompletionRequest(body, model.id, model)
+      const meta = newResponseMeta('cmpl', body.model || model.id, model.fingerprint)
       // One generation per prompt; if one cannot be queued, the ones already queued are withdrawn.
       const batch = new AbortController()
       const streams: Array<AsyncIterable<GenerationEvent>> = []
       try {
-        for (const generation of decoded.requests) streams.push(submitFor(request, reply, scheduler, generation, batch.signal))
+        for (const generation of decoded.requests) streams.push(submitFor(request, reply, generation, batch.signal))
       } catch (error) {
         batch.abort()
         throw error

@@ -2,7 +2,6 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { decodeEmbeddingRequest, encodeEmbeddingResponse } from '../../api/codec/embeddings.js'
 import { ErrorBodySchema } from '../../api/schemas/common.js'
 import { EmbeddingRequestSchema, EmbeddingResponseSchema } from '../../api/schemas/embeddings.js'
-import { Embedder } from '../../engine/embedder.js'
 import { abortSignalFor } from '../abort-signal.js'
 
 export const embeddingRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -17,11 +16,11 @@ export const embeddingRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const body = request.body
-      const loaded = (await app.router.acquire(body.model)).model
-      const job = decodeEmbeddingRequest(body)
-      const result = await Embedder.for(loaded).embed(job.inputs, { dimensions: job.dimensions, signal: abortSignalFor(reply) })
+      const model = await app.models.defaults(body.model)
+      const job = decodeEmbeddingRequest(body, model.id)
+      const result = await app.models.embed(job.request, { signal: abortSignalFor(reply) })
       request.generationLog.usage = { promptTokens: result.promptTokens, completionTokens: 0, cachedTokens: 0 }
-      return encodeEmbeddingResponse(result, body.model || loaded.info.id, job.encoding)
+      return encodeEmbeddingResponse(result, body.model || model.id, job.encoding)
     },
   )
 }

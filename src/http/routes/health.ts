@@ -23,8 +23,14 @@ const HealthSchema = Type.Object({
  */
 export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/health', { schema: { summary: 'Readiness and load', response: { 200: HealthSchema, 503: HealthSchema } } }, async (_request, reply) => {
-    const models = app.router.health()
-    if (!app.router.ready) return reply.status(503).send({ status: 'loading' as const, models })
+    const models = app.models.describe().map((m) => ({
+      id: m.id,
+      state: m.state,
+      slots_busy: m.slotsBusy,
+      slots_total: m.slotsTotal,
+      queue: m.queue,
+    }))
+    if (!app.models.ready) return reply.status(503).send({ status: 'loading' as const, models })
     return { status: 'ok' as const, models }
   })
 }

@@ -2,12 +2,12 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { ErrorBodySchema } from '../../api/schemas/common.js'
 import { ModelListSchema, ModelObjectSchema, ModelParamsSchema, type ModelObject } from '../../api/schemas/models.js'
 import { ModelNotFoundError } from '../../errors.js'
-import type { ModelRouter } from '../../scheduler/model-router.js'
+import type { ModelDescription } from '../../generation/backend.js'
 
 export const modelRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/models', { schema: { summary: 'List models', response: { 200: ModelListSchema } } }, async () => ({
     object: 'list' as const,
-    data: app.router.list().map(toModelObject),
+    data: app.models.describe().map(toModelObject),
   }))
 
   // Ids may contain '/' (hf:org/repo), so the id is the rest of the path.
@@ -22,22 +22,22 @@ export const modelRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const id = decodeURIComponent(request.params['*'])
-      const found = app.router.find(id)
-      if (!found) throw new ModelNotFoundError(id, app.router.list().map((m) => m.config.id))
+      const models = app.models.describe()
+      const found = models.find((m) => m.id === id || m.aliases.includes(id))
+      if (!found) throw new ModelNotFoundError(id, models.map((m) => m.id))
       return toModelObject(found)
     },
   )
 }
 
-function toModelObject(model: ReturnType<ModelRouter['list']>[number]): ModelObject {
-  const info = model.scheduler?.model.info
+function toModelObject(model: ModelDescription): ModelObject {
   return {
-    id: model.config.id,
+    id: model.id,
     object: 'model',
-    created: info?.created ?? 0,
+    created: model.created,
     owned_by: 'gguf-serve',
-    aliases: model.config.aliases,
-    context_length: info?.contextSize ?? model.config.contextSize,
+    aliases: model.aliases,
+    context_length: model.contextSize,
     status: model.state,
   }
 }

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { decodeTokenizeRequest, encodeTokenizeResponse } from '../../api/codec/tokenize.js'
+import { decodeDetokenizeRequest, decodeTokenizeRequest, encodeTokenizeResponse } from '../../api/codec/tokenize.js'
 import { ErrorBodySchema } from '../../api/schemas/common.js'
 import {
   DetokenizeRequestSchema,
@@ -7,7 +7,7 @@ import {
   TokenizeRequestSchema,
   TokenizeResponseSchema,
 } from '../../api/schemas/tokenize.js'
-import { Tokenizer } from '../../engine/tokenizer.js'
+import { abortSignalFor } from '../abort-signal.js'
 
 /** vLLM's `/tokenize` and `/detokenize`: the ids the other endpoints evaluate, and their text. */
 export const tokenizeRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -21,11 +21,9 @@ export const tokenizeRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const loaded = (await app.router.acquire(request.body.model)).model
-      const { input, returnTokenStrs } = decodeTokenizeRequest(request.body, loaded.info.id, loaded.config)
-      const tokenizer = new Tokenizer(loaded)
-      const tokens = input.kind === 'chat' ? tokenizer.render(input.messages, input.template ?? null) : tokenizer.tokenize(input.text, input.addSpecial)
-      return encodeTokenizeResponse(tokens, loaded.info.contextSize, returnTokenStrs ? tokenizer.pieces(tokens) : null)
+      const model = await app.models.defaults(request.body.model)
+      const tokenize = decodeTokenizeRequest(request.body, model.id, model)
+      return encodeTokenizeResponse(await app.models.tokenize(tokenize, { signal: abortSignalFor(reply) }))
     },
   )
 
@@ -39,9 +37,8 @@ export const tokenizeRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const { model, tokens, skip_special_tokens } = request.body
-      const tokenizer = new Tokenizer((await app.router.acquire(model)).model)
-      return { prompt: tokenizer.detokenize(tokens, !(skip_special_tokens ?? true), 'tokens') }
+      const model = await app.models.defaults(request.body.model)
+      return { prompt: await app.models.detokenize(decodeDetokenizeRequest(request.body, model.id), { signal: abortSignalFor(reply) }) }
     },
   )
 }

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { ModelRouter } from '../../scheduler/model-router.js'
+import type { ModelDescription } from '../../generation/backend.js'
 
 const MemorySchema = Type.Object({ ram: Type.Number(), vram: Type.Number() })
 
@@ -33,28 +33,27 @@ const UiModelListSchema = Type.Object({ data: Type.Array(UiModelSchema) })
  */
 export const uiModelRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/ui/models', { schema: { response: { 200: UiModelListSchema } } }, async () => ({
-    data: app.router.list().map(describeModel),
+    data: app.models.describe().map(toUiModel),
   }))
 }
 
-function describeModel({ config, state, scheduler }: ReturnType<ModelRouter['list']>[number]) {
-  const loaded = scheduler?.model
-  const slots = loaded?.slots ?? []
+function toUiModel(model: ModelDescription) {
+  const { loaded } = model
   return {
-    id: config.id,
-    aliases: config.aliases,
-    state,
-    context_size: loaded?.info.contextSize ?? config.contextSize,
-    train_context_size: loaded?.info.trainContextSize ?? null,
-    slots_total: config.parallel,
-    slots_busy: slots.filter((s) => s.busy).length,
-    queue: scheduler?.waiting ?? 0,
-    kv_cache_tokens: loaded?.kvCacheTokens ?? 0,
-    gpu_layers: loaded?.info.gpuLayers ?? null,
-    threads: loaded?.info.threads ?? null,
-    file_size_bytes: loaded?.info.sizeBytes ?? null,
-    prompt_format: loaded?.info.promptFormat ?? null,
-    weights_memory: loaded?.memoryUsage.weights ?? null,
-    context_memory: loaded?.memoryUsage.context ?? null,
+    id: model.id,
+    aliases: model.aliases,
+    state: model.state,
+    context_size: model.contextSize,
+    train_context_size: loaded?.trainContextSize ?? null,
+    slots_total: model.slotsTotal,
+    slots_busy: model.slotsBusy,
+    queue: model.queue,
+    kv_cache_tokens: model.kvCacheTokens,
+    gpu_layers: loaded?.gpuLayers ?? null,
+    threads: loaded?.threads ?? null,
+    file_size_bytes: loaded?.sizeBytes ?? null,
+    prompt_format: loaded?.promptFormat ?? null,
+    weights_memory: loaded?.weightsMemory ?? null,
+    context_memory: loaded?.contextMemory ?? null,
   }
 }
