@@ -8,18 +8,12 @@ import {
   type Token,
 } from 'node-llama-cpp'
 import { EngineError, InvalidRequestError } from '../errors.js'
-import { randomBytes } from 'node:crypto'
-import { validateJson } from './json-validator.js'
-import { ReasoningSplitter, type ReasoningPiece } from './reasoning-splitter.js'
-import { SamplingBias } from './sampling-bias.js'
-import { StopMatcher } from './stop-matcher.js'
-import { TokenTextDecoder } from './token-text-decoder.js'
-import type { ToolCallFormat } from './tool-call-formats.js'
-import { asObjectSchema } from './tool-call-grammar.js'
-import { ToolCallParser, type ToolParseEvent } from './tool-call-parser.js'
-import type { Slot } from './slot.js'
+import type { GenerationEvent, PromptTokenLogprob, TokenLogprob } from '../generation/events.js'
 import type { GenerationRequest } from '../generation/request.js'
-import type { FinishReason, GenerationEvent, PromptTokenLogprob, TokenLogprob } from '../generation/events.js'
+import { OutputPipeline } from './output-pipeline.js'
+import { SamplingBias } from './sampling-bias.js'
+import type { ToolCallFormat } from './tool-call-formats.js'
+import type { Slot } from './slot.js'
 import type { Vocabulary } from './vocabulary.js'
 
 /** `topK: null` drops the top-k sampler; `topK: 0` would sort the whole vocabulary every token. */
@@ -48,9 +42,9 @@ type Phase =
   | { kind: 'done' }
 
 /**
- * One choice of a request running on one slot. The prompt is evaluated in chunks aligned to fixed
- * positions (see Slot), then one token is sampled per engine step. Sampled tokens become `text` events
- * (UTF-8 and stop strings held back as needed) and one `finished` event.
+ * One choice of a request running on one slot: the decode loop. The prompt is evaluated in chunks
+ * aligned to fixed positions (see Slot), then one token is sampled per engine step; the OutputPipeline
+ * turns the sampled tokens into events.
  *
  * With n > 1 the first choice (the leader) evaluates the prompt up to its last token; the followers
  * copy that KV cache instead of evaluating it again, and every choice then evaluates the last prompt
@@ -62,33 +56,18 @@ export class Generation {
   private phase: Phase
   private position: number
   private iterator: AsyncGenerator<Token, void, void | Token | Token[]> | null = null
+  /** Completion tokens, for the repetition penalty, and how often each occurred, for the other penalties. */
   private readonly generated: Token[] = []
   private readonly counts = new Map<number, number>()
-  private textEmitted = false
-  private unreportedTokens = 0
-  private pendingLogprobs: TokenLogprob[] = []
-  private readonly decoder: TokenTextDecoder
-  private readonly stops: StopMatcher
+  private readonly output: OutputPipeline
   private readonly bias: SamplingBias
   private events: GenerationEvent[] = []
+  /** The logprob of the token being sampled, handed to the pipeline with it. */
+  private pendingLogprob: TokenLogprob | null = null
   /** Scores of the prompt tokens so far (prompt logprobs only). */
   private readonly promptScores: PromptTokenLogprob[] = []
   /** This choice's position in the grammar, when the output is constrained. */
   private readonly grammarState: LlamaGrammarEvaluationState | null
-  /** The emitted text, kept only when it must be validated at the end. */
-  private text = ''
-  /** Splits the output into content and tool calls, when calls are possible. */
-  private readonly toolParser: ToolCallParser | null
-  /** The calls read so far: name and arguments text, validated at the end. */
-  private readonly toolCalls: Array<{ name: string; arguments: string }> = []
-  /** Splits a thinking model's output into reasoning and content (before stops and tool calls see it). */
-  private readonly splitter: ReasoningSplitter | null
-  /** Completion tokens generated inside the thinking segment, markers included. */
-  private reasoningTokens = 0
-  /** Tokens read while the splitter could not yet tell whether a segment opens (counted once it can). */
-  private undecidedTokens = 0
-  /** generated.length when the last token was classified (flushes route text without a new token). */
-  private countedUpTo = 0
   /** Where the leader's prompt evaluation ends (n > 1 keeps the last token for every choice). */
   private readonly prefillEnd: number
   /** Prompt tokens a follower had to evaluate itself (1, or all when the copy was declined). */
@@ -107,11 +86,19 @@ export class Generation {
     this.prefillEnd = request.n > 1 || request.promptLogprobs ? promptTokens.length - 1 : promptTokens.length
     this.position = cachedTokens
     this.phase = choice > 0 ? { kind: 'waiting' } : { kind: 'prefill' }
-    this.decoder = new TokenTextDecoder(
-      (tokens, context) => model.detokenize(tokens as Token[], !request.skipSpecialTokens, context as Token[]),
+    this.output = new OutputPipeline({
+      request,
+      choice,
       promptTokens,
-    )
-    this.stops = new StopMatcher([...request.stop.strings, ...plan.turnStopTexts])
+      cachedTokens,
+      maxTokens: plan.maxTokens,
+      detokenize: (tokens, keepSpecial, context) => model.detokenize(tokens as Token[], keepSpecial, context as Token[]),
+      isEndToken: (token) => model.isEogToken(token as Token),
+      turnStopTokens: plan.turnStopTokens,
+      turnStopTexts: plan.turnStopTexts,
+      toolFormat: plan.toolFormat,
+      reasoning: plan.reasoning,
+    })
     this.bias = new SamplingBias(
       model,
       request.sampling,
@@ -120,8 +107,6 @@ export class Generation {
       vocabulary.size,
     )
     this.grammarState = plan.grammar ? new LlamaGrammarEvaluationState({ model, grammar: plan.grammar }) : null
-    this.toolParser = plan.toolFormat ? new ToolCallParser(plan.toolFormat) : null
-    this.splitter = plan.reasoning ? new ReasoningSplitter(plan.reasoning.startsInside) : null
     if (choice === 0 && request.echo && !request.promptLogprobs) this.reportPrompt(null)
     if (choice === 0 && request.promptLogprobs && this.prefillEnd === 0) {
       // A one-token prompt: nothing to evaluate before sampling, and its only token has no logprob.
@@ -178,7 +163,7 @@ export class Generation {
   takeEvents(): GenerationEvent[] {
     const events = this.events
     this.events = []
-    return events
+    return events.length === 0 ? this.output.take() : [...events, ...this.output.take()]
   }
 
   /** Follower of an n > 1 request: take the leader's evaluated prompt instead of evaluating it. */
@@ -216,7 +201,7 @@ export class Generation {
       this.slot.markEvaluated(this.plan.promptTokens, this.position, this.plan.promptTokens.length)
       this.position = this.plan.promptTokens.length
     }
-    if (token === null) return this.finishFlushing('stop')
+    if (token === null) return this.end('stop')
     this.phase = { kind: 'sample', input: [token] }
     this.accept(token)
   }
@@ -226,8 +211,8 @@ export class Generation {
    * one that sent nothing reports false (its request fails with a timeout instead).
    */
   endAtDeadline(): boolean {
-    if (!this.textEmitted) return false
-    if (!this.finished) this.finishFlushing('length')
+    if (!this.output.emitted) return false
+    if (!this.finished) this.end('length')
     return true
   }
 
@@ -337,7 +322,7 @@ export class Generation {
     const max = logits.values().next().value!
     const logNormalizer = max + Math.log(next.totalLogitWeight)
     const alternative = (t: Token) => ({ token: this.vocabulary.text(t), bytes: this.vocabulary.bytes(t), logprob: logits.get(t)! - logNormalizer })
-    this.pendingLogprobs.push({ ...alternative(token), top: [...logits.keys()].slice(0, top).map(alternative) })
+    this.pendingLogprob = { ...alternative(token), top: [...logits.keys()].slice(0, top).map(alternative) }
     return token
   }
 
@@ -376,177 +361,22 @@ export class Generation {
     return this.generated.length < this.plan.request.stop.minTokens
   }
 
+  /** Hands the sampled token to the output pipeline; counts it for the penalties when it is a completion token. */
   private accept(token: Token): void {
-    const { stop } = this.plan.request
-    const ending = this.model.isEogToken(token) || this.plan.turnStopTokens.has(token)
-    if (ending && !stop.ignoreEos) {
-      this.pendingLogprobs = []
-      this.finishFlushing('stop')
-      return this.checkStructuredOutput()
+    const before = this.output.completionTokens
+    const logprob = this.pendingLogprob ?? undefined
+    this.pendingLogprob = null
+    this.output.push(token, logprob)
+    if (this.output.completionTokens > before) {
+      this.generated.push(token)
+      this.counts.set(token, (this.counts.get(token) ?? 0) + 1)
     }
-    this.unreportedTokens++
-    this.generated.push(token)
-    this.counts.set(token, (this.counts.get(token) ?? 0) + 1)
-    const text = this.decoder.push(token)
-    if (stop.tokenIds.includes(token) && !this.belowMinTokens) {
-      this.route(text, { final: true, matchStops: false })
-      return this.finish('stop', token)
-    }
-    // Stop strings only count once min_tokens are out.
-    if (this.route(text, { final: false, matchStops: this.generated.length > stop.minTokens })) return
-    if (this.generated.length >= this.plan.maxTokens) this.finishFlushing('length')
+    if (this.output.finished) this.phase = { kind: 'done' }
   }
 
-  /**
-   * Sends decoded text on: a thinking model's reasoning out as `reasoning`, the content through the stop
-   * matcher (stop strings apply to the answer, not the thoughts) to `emitText`. `final`: the text ended,
-   * so whatever was held back is released. Returns true when a stop string ended the choice.
-   */
-  private route(text: string, { final, matchStops }: { final: boolean; matchStops: boolean }): boolean {
-    let pieces: ReasoningPiece[] = [{ type: 'content', text }]
-    if (this.splitter) {
-      pieces = this.splitter.push(text)
-      this.countReasoningToken()
-      if (final) pieces.push(...this.splitter.finish())
-    }
-    for (const piece of pieces) {
-      if (piece.type === 'reasoning') {
-        this.emitReasoning(piece.text)
-        continue
-      }
-      if (!matchStops) {
-        this.emitText(this.stops.flush() + piece.text)
-        continue
-      }
-      const match = this.stops.push(piece.text)
-      if (match.stop !== undefined) {
-        this.finishOnStop(match.emit, match.stop)
-        return true
-      }
-      this.emitText(match.emit)
-    }
-    if (final) this.emitText(this.stops.flush())
-    return false
-  }
-
-  /**
-   * The token just routed was generated inside the thinking segment when the splitter was inside it at
-   * any point while reading it (so both markers count); tokens read while it was undecided (leading
-   * blanks, part of `<think>`) count once the segment turns out to open.
-   */
-  private countReasoningToken(): void {
-    if (this.generated.length === this.countedUpTo) return
-    this.countedUpTo = this.generated.length
-    const splitter = this.splitter!
-    if (splitter.undecided) {
-      this.undecidedTokens++
-      return
-    }
-    if (splitter.touchedReasoning) this.reasoningTokens += 1 + this.undecidedTokens
-    this.undecidedTokens = 0
-  }
-
-  /** Ends without a stop string so far: what was held back can no longer become one, so it is real text. */
-  private finishFlushing(reason: FinishReason): void {
-    if (this.route(this.decoder.flush(), { final: true, matchStops: this.generated.length > this.plan.request.stop.minTokens })) return
-    this.finish(reason, null)
-  }
-
-  private finishOnStop(before: string, stop: string): void {
-    const requested = this.plan.request.stop.strings.includes(stop)
-    this.emitText(requested && this.plan.request.stop.includeStopString ? before + stop : before)
-    this.finish('stop', requested ? stop : null)
-  }
-
-  /** Thinking goes out as it comes, unless the request asked not to see it (its tokens still count). */
-  private emitReasoning(text: string): void {
-    if (!text || this.plan.request.reportReasoning === false) return
-    this.textEmitted = true
-    this.events.push({ type: 'reasoning', choice: this.choice, text, tokens: this.unreportedTokens })
-    this.unreportedTokens = 0
-  }
-
-  private emitText(text: string): void {
-    if (!text) return
-    if (this.toolParser) return this.emitParsed(this.toolParser.push(text))
-    const logprobs = this.plan.request.logprobs ? { logprobs: this.pendingLogprobs } : {}
-    this.textEmitted = true
-    if (this.plan.request.grammar?.schema) this.text += text
-    this.events.push({ type: 'text', choice: this.choice, text, tokens: this.unreportedTokens, ...logprobs })
-    this.unreportedTokens = 0
-    this.pendingLogprobs = []
-  }
-
-  /**
-   * Tool-call parser output as events: content as `text`, calls as `toolCallDelta`s (a call's first one
-   * with its id and name and empty arguments, as OpenAI streams them). Tokens are reported with the
-   * first event they produced; text the parser holds back keeps its tokens unreported until then.
-   */
-  private emitParsed(parsed: ToolParseEvent[]): void {
-    for (const event of parsed) {
-      const tokens = this.unreportedTokens
-      this.unreportedTokens = 0
-      this.textEmitted = true
-      switch (event.type) {
-        case 'content':
-          this.events.push({ type: 'text', choice: this.choice, text: event.text, tokens })
-          break
-        case 'call':
-          this.toolCalls.push({ name: event.name, arguments: '' })
-          this.events.push({
-            type: 'toolCallDelta',
-            choice: this.choice,
-            index: event.index,
-            id: `call_${randomBytes(12).toString('hex')}`,
-            name: event.name,
-            argumentsDelta: '',
-            tokens,
-          })
-          break
-        case 'arguments':
-          this.toolCalls[event.index]!.arguments += event.text
-          this.events.push({ type: 'toolCallDelta', choice: this.choice, index: event.index, argumentsDelta: event.text, tokens })
-      }
-    }
-  }
-
-  /**
-   * A structured output that ended naturally must validate; one cut by max_tokens or a stop string is
-   * returned as it is (finish_reason says so), as OpenAI does. Tool-call arguments are checked against
-   * their tool's schema the same way.
-   */
-  private checkStructuredOutput(): void {
-    for (const call of this.toolCalls) {
-      const tool = this.plan.request.tools?.definitions.find((t) => t.name === call.name)
-      if (!tool) throw new EngineError(`The model called '${call.name}', which is not among the tools.`)
-      const problem = validateJson(call.arguments, tool.parameters ? asObjectSchema(tool.parameters) : { type: 'object', maxProperties: 0 })
-      if (problem) throw new EngineError(`The arguments of a '${call.name}' call do not validate against its parameters: ${problem}`)
-    }
-    const schema = this.plan.request.grammar?.schema
-    if (!schema) return
-    const problem = validateJson(this.text, schema)
-    if (problem) throw new EngineError(`The constrained output does not validate against the schema: ${problem}`)
-  }
-
-  private finish(reason: FinishReason, stopReason: string | number | null): void {
-    if (this.toolParser) {
-      this.emitParsed(this.toolParser.finish())
-      // OpenAI's finish_reason when the turn ended in calls; a cut-off (length) stays what it is.
-      if (reason === 'stop' && this.toolParser.calls > 0) reason = 'tool_calls'
-    }
-    this.phase = { kind: 'done' }
-    this.events.push({
-      type: 'finished',
-      choice: this.choice,
-      reason,
-      stopReason,
-      usage: {
-        promptTokens: this.plan.promptTokens.length,
-        completionTokens: this.generated.length,
-        cachedTokens: this.cachedTokens,
-        ...(this.splitter ? { reasoningTokens: this.reasoningTokens } : {}),
-      },
-    })
+  private end(reason: 'stop' | 'length'): void {
+    this.output.end(reason)
+    if (this.output.finished) this.phase = { kind: 'done' }
   }
 }
 

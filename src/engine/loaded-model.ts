@@ -1,17 +1,15 @@
 import { createHash } from 'node:crypto'
 import { statSync } from 'node:fs'
-import { LlamaGrammar, type LlamaContext, type LlamaModel, type Token } from 'node-llama-cpp'
+import type { LlamaContext, LlamaModel, Token } from 'node-llama-cpp'
 import type { Logger } from 'pino'
 import type { ModelConfig } from '../config/schema.js'
-import { ContextLengthExceededError, InvalidRequestError, StartupError } from '../errors.js'
+import { StartupError } from '../errors.js'
 import { availableCpus } from './available-cpus.js'
 import { Generation, type GenerationPlan } from './generation.js'
-import { UnsupportedSchemaError } from './json-schema-grammar.js'
-import { textWithout, toolCallGrammar } from './tool-call-grammar.js'
-import { PromptRenderer, type RenderedPrompt } from './prompt-renderer.js'
-import { THINK_CLOSE, THINK_OPEN } from './reasoning-splitter.js'
+import { containSamplingFailures, observeBatches } from './native-patches.js'
+import { PromptRenderer } from './prompt-renderer.js'
+import { RequestPlanner } from './request-planner.js'
 import { Slot } from './slot.js'
-import type { GenerationRequest, GrammarSpec } from '../generation/request.js'
 import { Vocabulary } from './vocabulary.js'
 import { version } from '../version.js'
 
@@ -21,8 +19,6 @@ import { version } from '../version.js'
  * 1.2 MB model 568 vs 109, a 107 MB model 44 vs 56, a 382 MB model 17 vs 28.
  */
 const SINGLE_THREAD_BELOW_BYTES = 32 * 1024 * 1024
-
-const MAX_CACHED_GRAMMARS = 32
 
 export interface ModelInfo {
   id: string
@@ -48,8 +44,8 @@ export class LoadedModel {
   /** Called with the token count of every llama.cpp batch this model's context decodes. */
   onBatch: ((tokens: number) => void) | null = null
   private readonly disposers: Array<() => Promise<void>> = []
-  /** Compiled grammars by GBNF text: clients repeat the same response_format. */
-  private readonly grammars = new Map<string, LlamaGrammar>()
+  /** Renders and checks requests for this model: GenerationRequest → GenerationPlan. */
+  readonly planner: RequestPlanner = new RequestPlanner(this)
 
   private constructor(
     readonly info: ModelInfo,
@@ -125,110 +121,6 @@ export class LoadedModel {
     return loaded
   }
 
-  /** Renders and checks a request: throws before anything is queued when it cannot be served. */
-  plan(request: GenerationRequest): GenerationPlan {
-    this.checkTokenIds(request)
-    if (request.n > this.info.parallel) {
-      throw new InvalidRequestError(`n is ${request.n}, but this model serves at most ${this.info.parallel} choices at once (--parallel).`, 'n')
-    }
-    this.refuseCertainlyTooLong(request)
-    const rendered = this.promptTokens(request)
-    let promptTokens = rendered.tokens
-    if (request.truncatePromptTokens !== null) promptTokens = promptTokens.slice(-request.truncatePromptTokens)
-    const free = this.info.contextSize - promptTokens.length
-    // At least one completion token must fit.
-    if (free < 1) throw new ContextLengthExceededError(promptTokens.length, this.info.contextSize, promptParam(request))
-    // The configured maxTokens is both the default and the ceiling.
-    const ceiling = Math.min(request.maxTokens ?? this.config.maxTokens, this.config.maxTokens)
-    const grammar = this.grammarSpec(request)
-    const reasoning = rendered.reasoning
-    return {
-      request,
-      promptTokens,
-      maxTokens: Math.min(ceiling, free),
-      turnStopTokens: this.renderer.stopTokenIds,
-      turnStopTexts: this.renderer.stopTexts,
-      grammar: grammar ? this.compileGrammar(request, reasoning ? allowThinking(grammar, reasoning.startsInside) : grammar) : null,
-      toolFormat: request.tools && request.tools.choice.kind !== 'none' ? this.renderer.toolFormat : null,
-      reasoning,
-    }
-  }
-
-  /**
-   * The request's grammar: its response_format's, or the one that enforces its tool calls in the format
-   * this model's template teaches (the format is the model's, so this grammar is built here, not in the codec).
-   */
-  private grammarSpec(request: GenerationRequest): GrammarSpec | null {
-    const tools = request.tools
-    if (!tools || tools.choice.kind === 'none') return request.grammar
-    if (request.grammar) {
-      throw new InvalidRequestError(
-        "response_format cannot be combined with tool calls (both need a grammar); drop it or send tool_choice 'none'.",
-        'response_format',
-      )
-    }
-    try {
-      return { gbnf: toolCallGrammar(this.renderer.toolFormat, tools)!, schema: null, param: 'tools' }
-    } catch (error) {
-      if (error instanceof UnsupportedSchemaError) throw new InvalidRequestError(`${error.message} Simplify the tool's parameters.`, 'tools')
-      throw error
-    }
-  }
-
-  /**
-   * Tokenizing is synchronous and takes ~1 ms per kB, so a body of megabytes would stall every other request.
-   * A text of n characters is at least n / longestTokenChars tokens: past the context by that bound alone, the
-   * request is refused before it is tokenized. Only trimmed message contents count (templates may trim them or
-   * drop reasoning), so the bound never refuses a prompt that would fit.
-   */
-  private refuseCertainlyTooLong(request: GenerationRequest): void {
-    if (request.truncatePromptTokens !== null) return
-    const input = request.input
-    if (input.kind === 'tokens') return
-    const chars =
-      input.kind === 'chat' ? input.messages.reduce((sum, m) => sum + m.content.trim().length, 0)
-      : input.kind === 'text' ? input.text.length
-      : input.prefix.length + input.suffix.length
-    const atLeast = this.vocabulary.minimumTokens(chars)
-    if (atLeast >= this.info.contextSize) {
-      throw new ContextLengthExceededError(atLeast, this.info.contextSize, promptParam(request), true)
-    }
-  }
-
-  private promptTokens(request: GenerationRequest): RenderedPrompt {
-    const input = request.input
-    switch (input.kind) {
-      case 'chat':
-        return this.renderer.render(input.messages, request.tools?.definitions ?? null, input.template ?? null)
-      case 'text':
-        return { tokens: this.renderer.tokenizeText(input.text), reasoning: null }
-      case 'infill':
-        return { tokens: this.renderer.infill(input.prefix, input.suffix), reasoning: null }
-      case 'tokens':
-        return { tokens: input.tokens as Token[], reasoning: null }
-    }
-  }
-
-  private compileGrammar(request: GenerationRequest, spec: GrammarSpec): LlamaGrammar {
-    const { gbnf, param } = spec
-    // A grammar ends only at an end-of-generation token; these options would forbid or skip it.
-    if (request.stop.ignoreEos) throw new InvalidRequestError('ignore_eos cannot be combined with structured output.', 'ignore_eos')
-    if (request.stop.minTokens > 0) throw new InvalidRequestError('min_tokens cannot be combined with structured output.', 'min_tokens')
-    // node-llama-cpp's controlled evaluation (the logprobs path) ignores grammars.
-    if (request.logprobs) throw new InvalidRequestError('logprobs cannot be combined with structured output yet.', 'logprobs')
-    let grammar = this.grammars.get(gbnf)
-    if (!grammar) {
-      try {
-        grammar = new LlamaGrammar(this.model.llama, { grammar: gbnf })
-      } catch (error) {
-        throw new InvalidRequestError(`The grammar does not parse as GBNF: ${(error as Error).message}.`, param)
-      }
-      if (this.grammars.size >= MAX_CACHED_GRAMMARS) this.grammars.delete(this.grammars.keys().next().value!)
-      this.grammars.set(gbnf, grammar)
-    }
-    return grammar
-  }
-
   /** Free slots for a request of n choices, the first reusing the most of the prompt; null when too few are free. */
   pickSlots(promptTokens: readonly Token[], n: number): Slot[] | null {
     const free = this.slots.filter((s) => !s.busy)
@@ -250,29 +142,6 @@ export class LoadedModel {
       throw error
     }
     return slots.map((slot, choice) => new Generation(this.model, this.vocabulary, slot, plan, choice, reuse))
-  }
-
-  private checkTokenIds(request: GenerationRequest): void {
-    const { sampling, stop } = request
-    const lists: Array<[string, Iterable<number>]> = [
-      ['logit_bias', sampling.logitBias.keys()],
-      ['stop_token_ids', stop.tokenIds],
-      ['bad_token_ids', sampling.bannedTokens],
-      ['allowed_token_ids', sampling.allowedTokens ?? []],
-    ]
-    if (request.input.kind === 'tokens') lists.push(['prompt', request.input.tokens])
-    for (const [param, tokens] of lists) {
-      for (const token of tokens) {
-        if (!this.vocabulary.has(token)) {
-          throw new InvalidRequestError(`Token id ${token} in '${param}' is not in this model's vocabulary (0–${this.vocabulary.size - 1}).`, param)
-        }
-      }
-    }
-  }
-
-  /** Advances the given generations by one step, as one llama.cpp batch. */
-  async step(generations: readonly Generation[]): Promise<void> {
-    await Promise.all(generations.map((g) => g.step()))
   }
 
   async release(generation: Generation): Promise<void> {
@@ -303,48 +172,6 @@ export class LoadedModel {
 }
 
 /**
- * Counts the tokens of every llama.cpp batch, from the engine itself rather than from what the scheduler
- * meant to submit: node-llama-cpp starts each batch with the native `initBatch(n)`. Internal API: when
- * it is missing the counter simply stays silent.
- */
-function observeBatches(context: LlamaContext, onBatch: (tokens: number) => void): void {
-  const native = (context as unknown as { _ctx?: { initBatch?: (n: number) => unknown } })._ctx
-  const initBatch = native?.initBatch?.bind(native)
-  if (!native || !initBatch) return
-  Object.defineProperty(native, 'initBatch', {
-    value: (tokens: number) => {
-      onBatch(tokens)
-      return initBatch(tokens)
-    },
-  })
-}
-
-/**
- * A sampling step that fails inside llama.cpp (a grammar left with no token it can accept: an empty character
- * class, or every token it allows banned by the request's biases) rejects inside node-llama-cpp's batch loop,
- * where nothing catches it: the process would die of an unhandled rejection and the batch's other sequences
- * would wait forever. The native `sampleToken` (internal API) is wrapped to answer "no token" (-1) instead,
- * which node-llama-cpp turns into an error for that one sequence.
- */
-function containSamplingFailures(context: LlamaContext, log: Logger): void {
-  type SampleToken = (...args: unknown[]) => Promise<unknown>
-  const native = (context as unknown as { _ctx?: { sampleToken?: SampleToken } })._ctx
-  const sampleToken = native?.sampleToken?.bind(native)
-  if (!native || !sampleToken) return
-  Object.defineProperty(native, 'sampleToken', {
-    value: async (...args: unknown[]) => {
-      try {
-        return await sampleToken(...args)
-      } catch (error) {
-        log.warn({ err: error }, 'a sampling step failed; its request is ended')
-        // The native call answers an array when its third argument asks for probabilities.
-        return typeof args[2] === 'boolean' ? [-1] : -1
-      }
-    },
-  })
-}
-
-/**
  * The context a model config asks for: its size capped at the training context, and a batch that holds
  * a whole prefill chunk plus one token per decoding slot.
  */
@@ -355,31 +182,12 @@ export function contextShape(config: ModelConfig, trainContextSize: number): { c
   }
 }
 
-/**
- * A thinking model's output starts with its thoughts: a grammar that constrains the answer (tool calls,
- * JSON) lets a `<think>…</think>` segment come first (it must, when the prompt opened it), so the call
- * or the JSON follows the thoughts instead of being forced inside them. A raw GBNF `response_format`
- * is the client's whole-output grammar and stays as it is.
- */
-function allowThinking(spec: GrammarSpec, startsInside: boolean): GrammarSpec {
-  if (spec.param === 'response_format.grammar') return spec
-  const answer = spec.gbnf.replace(/^root ::=/m, 'reasoned-answer ::=')
-  const thoughts = `think-text-0 ${JSON.stringify(THINK_CLOSE)} [ \\t\\n]*`
-  const root = startsInside ? `root ::= ${thoughts} reasoned-answer` : `root ::= ( ${JSON.stringify(THINK_OPEN)} ${thoughts} )? reasoned-answer`
-  return { ...spec, gbnf: [root, answer, ...textWithout(THINK_CLOSE, 'think-text')].join('\n') }
-}
-
 function fingerprint(...parts: Array<string | number>): string {
   return `fp_${createHash('sha256').update(parts.join('|')).digest('hex').slice(0, 10)}`
 }
 
 function defaultThreads(modelBytes: number): number {
   return modelBytes < SINGLE_THREAD_BELOW_BYTES ? 1 : availableCpus()
-}
-
-/** The request field that holds the prompt: chat's messages, or completions' prompt. */
-function promptParam(request: GenerationRequest): string {
-  return request.input.kind === 'chat' ? 'messages' : 'prompt'
 }
 
 /** Bytes in RAM and in VRAM. */

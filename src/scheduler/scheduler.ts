@@ -92,7 +92,7 @@ export class Scheduler {
    */
   submit(request: GenerationRequest, options: SubmitOptions = {}): AsyncIterable<GenerationEvent> {
     this.refuseWhenDraining()
-    const plan = this.model.plan(request)
+    const plan = this.model.planner.plan(request)
     // Requests that will find a free slot at the next step do not count as waiting.
     if (this.queue.length + 1 - this.freeSlots() > this.options.queueMax) {
       this.options.metrics.queueRejections.inc(this.labels)

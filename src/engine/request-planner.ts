@@ -1,0 +1,183 @@
+import { LlamaGrammar, type Token } from 'node-llama-cpp'
+import { ContextLengthExceededError, InvalidRequestError } from '../errors.js'
+import type { GenerationRequest, GrammarSpec, ToolOptions } from '../generation/request.js'
+import type { GenerationPlan } from './generation.js'
+import { UnsupportedSchemaError } from './json-schema-grammar.js'
+import type { LoadedModel } from './loaded-model.js'
+import type { RenderedPrompt } from './prompt-renderer.js'
+import { THINK_CLOSE, THINK_OPEN } from './reasoning-splitter.js'
+import { textWithout, toolCallGrammar } from './tool-call-grammar.js'
+
+/** Compiled grammars (and tool-call GBNF) kept per model: clients repeat the same response_format and tools. */
+const MAX_CACHED_GRAMMARS = 32
+
+/**
+ * Turns a GenerationRequest into a GenerationPlan for one loaded model: renders the prompt, checks what
+ * only the model can check (token ids, context length, n against its slots), resolves the token limit
+ * and builds the grammar (tool calls in the model's own format), compiled once per distinct GBNF.
+ */
+export class RequestPlanner {
+  /** Compiled grammars by GBNF text. */
+  private readonly grammars = new Map<string, LlamaGrammar>()
+  /** Tool-call GBNF by tool set: the tools' schemas are converted once per distinct set, not per request. */
+  private readonly toolGrammars = new Map<string, string>()
+
+  constructor(private readonly model: Pick<LoadedModel, 'info' | 'config' | 'renderer' | 'vocabulary' | 'model'>) {}
+
+  /** Renders and checks a request: throws before anything is queued when it cannot be served. */
+  plan(request: GenerationRequest): GenerationPlan {
+    this.checkTokenIds(request)
+    if (request.n > this.model.info.parallel) {
+      throw new InvalidRequestError(`n is ${request.n}, but this model serves at most ${this.model.info.parallel} choices at once (--parallel).`, 'n')
+    }
+    this.refuseCertainlyTooLong(request)
+    const rendered = this.promptTokens(request)
+    let promptTokens = rendered.tokens
+    if (request.truncatePromptTokens !== null) promptTokens = promptTokens.slice(-request.truncatePromptTokens)
+    const free = this.model.info.contextSize - promptTokens.length
+    // At least one completion token must fit.
+    if (free < 1) throw new ContextLengthExceededError(promptTokens.length, this.model.info.contextSize, promptParam(request))
+    // The configured maxTokens is both the default and the ceiling.
+    const ceiling = Math.min(request.maxTokens ?? this.model.config.maxTokens, this.model.config.maxTokens)
+    const grammar = this.grammarSpec(request)
+    const reasoning = rendered.reasoning
+    return {
+      request,
+      promptTokens,
+      maxTokens: Math.min(ceiling, free),
+      turnStopTokens: this.model.renderer.stopTokenIds,
+      turnStopTexts: this.model.renderer.stopTexts,
+      grammar: grammar ? this.compileGrammar(request, reasoning ? allowThinking(grammar, reasoning.startsInside) : grammar) : null,
+      toolFormat: request.tools && request.tools.choice.kind !== 'none' ? this.model.renderer.toolFormat : null,
+      reasoning,
+    }
+  }
+
+  /**
+   * The request's grammar: its response_format's, or the one that enforces its tool calls in the format
+   * this model's template teaches (the format is the model's, so this grammar is built here, not in the codec).
+   */
+  private grammarSpec(request: GenerationRequest): GrammarSpec | null {
+    const tools = request.tools
+    if (!tools || tools.choice.kind === 'none') return request.grammar
+    if (request.grammar) {
+      throw new InvalidRequestError(
+        "response_format cannot be combined with tool calls (both need a grammar); drop it or send tool_choice 'none'.",
+        'response_format',
+      )
+    }
+    try {
+      return { gbnf: this.toolGrammar(tools), schema: null, param: 'tools' }
+    } catch (error) {
+      if (error instanceof UnsupportedSchemaError) throw new InvalidRequestError(`${error.message} Simplify the tool's parameters.`, 'tools')
+      throw error
+    }
+  }
+
+  /**
+   * Tokenizing is synchronous and takes ~1 ms per kB, so a body of megabytes would stall every other request.
+   * A text of n characters is at least n / longestTokenChars tokens: past the context by that bound alone, the
+   * request is refused before it is tokenized. Only trimmed message contents count (templates may trim them or
+   * drop reasoning), so the bound never refuses a prompt that would fit.
+   */
+  private refuseCertainlyTooLong(request: GenerationRequest): void {
+    if (request.truncatePromptTokens !== null) return
+    const input = request.input
+    if (input.kind === 'tokens') return
+    const chars =
+      input.kind === 'chat' ? input.messages.reduce((sum, m) => sum + m.content.trim().length, 0)
+      : input.kind === 'text' ? input.text.length
+      : input.prefix.length + input.suffix.length
+    const atLeast = this.model.vocabulary.minimumTokens(chars)
+    if (atLeast >= this.model.info.contextSize) {
+      throw new ContextLengthExceededError(atLeast, this.model.info.contextSize, promptParam(request), true)
+    }
+  }
+
+  private promptTokens(request: GenerationRequest): RenderedPrompt {
+    const input = request.input
+    switch (input.kind) {
+      case 'chat':
+        return this.model.renderer.render(input.messages, request.tools?.definitions ?? null, input.template ?? null)
+      case 'text':
+        return { tokens: this.model.renderer.tokenizeText(input.text), reasoning: null }
+      case 'infill':
+        return { tokens: this.model.renderer.infill(input.prefix, input.suffix), reasoning: null }
+      case 'tokens':
+        return { tokens: input.tokens as Token[], reasoning: null }
+    }
+  }
+
+  private compileGrammar(request: GenerationRequest, spec: GrammarSpec): LlamaGrammar {
+    const { gbnf, param } = spec
+    // A grammar ends only at an end-of-generation token; these options would forbid or skip it.
+    if (request.stop.ignoreEos) throw new InvalidRequestError('ignore_eos cannot be combined with structured output.', 'ignore_eos')
+    if (request.stop.minTokens > 0) throw new InvalidRequestError('min_tokens cannot be combined with structured output.', 'min_tokens')
+    // node-llama-cpp's controlled evaluation (the logprobs path) ignores grammars.
+    if (request.logprobs) throw new InvalidRequestError('logprobs cannot be combined with structured output yet.', 'logprobs')
+    let grammar = this.grammars.get(gbnf)
+    if (!grammar) {
+      try {
+        grammar = new LlamaGrammar(this.model.model.llama, { grammar: gbnf })
+      } catch (error) {
+        throw new InvalidRequestError(`The grammar does not parse as GBNF: ${(error as Error).message}.`, param)
+      }
+      remember(this.grammars, gbnf, grammar)
+    }
+    return grammar
+  }
+
+  /** Every token id the request names (biases, stops, bans, the prompt) must be in the vocabulary. */
+  private checkTokenIds(request: GenerationRequest): void {
+    const { sampling, stop } = request
+    const lists: Array<[string, Iterable<number>]> = [
+      ['logit_bias', sampling.logitBias.keys()],
+      ['stop_token_ids', stop.tokenIds],
+      ['bad_token_ids', sampling.bannedTokens],
+      ['allowed_token_ids', sampling.allowedTokens ?? []],
+    ]
+    if (request.input.kind === 'tokens') lists.push(['prompt', request.input.tokens])
+    for (const [param, tokens] of lists) {
+      for (const token of tokens) {
+        if (!this.model.vocabulary.has(token)) {
+          throw new InvalidRequestError(`Token id ${token} in '${param}' is not in this model's vocabulary (0–${this.model.vocabulary.size - 1}).`, param)
+        }
+      }
+    }
+  }
+
+  private toolGrammar(tools: ToolOptions): string {
+    const key = JSON.stringify(tools)
+    let gbnf = this.toolGrammars.get(key)
+    if (gbnf === undefined) {
+      gbnf = toolCallGrammar(this.model.renderer.toolFormat, tools)!
+      remember(this.toolGrammars, key, gbnf)
+    }
+    return gbnf
+  }
+}
+
+/** Adds to a bounded cache, dropping the oldest entry when full. */
+function remember<V>(cache: Map<string, V>, key: string, value: V): void {
+  if (cache.size >= MAX_CACHED_GRAMMARS) cache.delete(cache.keys().next().value!)
+  cache.set(key, value)
+}
+
+/**
+ * A thinking model's output starts with its thoughts: a grammar that constrains the answer (tool calls,
+ * JSON) lets a `<think>…</think>` segment come first (it must, when the prompt opened it), so the call
+ * or the JSON follows the thoughts instead of being forced inside them. A raw GBNF `response_format`
+ * is the client's whole-output grammar and stays as it is.
+ */
+function allowThinking(spec: GrammarSpec, startsInside: boolean): GrammarSpec {
+  if (spec.param === 'response_format.grammar') return spec
+  const answer = spec.gbnf.replace(/^root ::=/m, 'reasoned-answer ::=')
+  const thoughts = `think-text-0 ${JSON.stringify(THINK_CLOSE)} [ \\t\\n]*`
+  const root = startsInside ? `root ::= ${thoughts} reasoned-answer` : `root ::= ( ${JSON.stringify(THINK_OPEN)} ${thoughts} )? reasoned-answer`
+  return { ...spec, gbnf: [root, answer, ...textWithout(THINK_CLOSE, 'think-text')].join('\n') }
+}
+
+/** The request field that holds the prompt: chat's messages, or completions' prompt. */
+function promptParam(request: GenerationRequest): string {
+  return request.input.kind === 'chat' ? 'messages' : 'prompt'
+}
