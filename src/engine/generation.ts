@@ -16,9 +16,6 @@ import type { ToolCallFormat } from './tool-call-formats.js'
 import type { Slot } from './slot.js'
 import type { Vocabulary } from './vocabulary.js'
 
-/** `topK: null` drops the top-k sampler; `topK: 0` would sort the whole vocabulary every token. */
-const NO_TOP_K = null as unknown as number
-
 export interface GenerationPlan {
   request: GenerationRequest
   promptTokens: Token[]
@@ -341,14 +338,14 @@ export class Generation {
   }
 
   private evaluateOptions(): SequenceEvaluateOptions {
-    const { temperature, topP, topK, minP, seed, repetitionPenalty } = this.plan.request.sampling
+    // Sampler settings pass through under node-llama-cpp's names (SamplerSettings): a new one needs no code here.
+    const { seed, repetitionPenalty, frequencyPenalty: _f, presencePenalty: _p, logitBias: _l, bannedTokens: _b, allowedTokens: _a, ...sampler } =
+      this.plan.request.sampling
     const repeatPenalty: LlamaContextSequenceRepeatPenalty | undefined =
       repetitionPenalty === 1 ? undefined : { punishTokens: () => [...this.plan.promptTokens, ...this.generated], penalty: repetitionPenalty }
     return {
-      temperature,
-      topP,
-      topK: topK ?? NO_TOP_K,
-      minP,
+      // `topK: null` drops the top-k sampler (node-llama-cpp reads null as "off"); 0 would sort the whole vocabulary every token.
+      ...(sampler as Omit<SequenceEvaluateOptions, 'topK'> & { topK?: number }),
       seed: (seed + this.choice) >>> 0,
       yieldEogToken: true,
       ...(this.bias.active ? { tokenBias: () => this.bias.current({ counts: this.counts, suppressStops: this.belowMinTokens }) } : {}),

@@ -78,13 +78,21 @@ export type GenerationInput =
   /** Fill-in-the-middle: the model's infill tokens around prefix and suffix. */
   | { kind: 'infill'; prefix: string; suffix: string }
 
-export interface SamplingOptions {
+/**
+ * The sampler's own settings, named as the engine's sampler names them: they reach it as they are, so a
+ * new one is added here, in the wire schema and in the codec, and nowhere else.
+ */
+export interface SamplerSettings {
   /** 0 = greedy. */
   temperature: number
   topP: number
   /** null = no top-k truncation. */
   topK: number | null
   minP: number
+}
+
+/** Sampler settings, plus what the engine applies itself (seed per choice, penalties, biases). */
+export interface SamplingOptions extends SamplerSettings {
   /** Always set: a request without a seed gets a random one (the engine's default repeats per second). */
   seed: number
   /** Additive, OpenAI semantics: over the whole completion so far, per occurrence. */
