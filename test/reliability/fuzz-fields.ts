@@ -1,6 +1,12 @@
+import type { TObject, TSchema } from '@sinclair/typebox'
+import { ChatCompletionRequestSchema } from '../../src/api/schemas/chat.js'
+import { CompletionRequestSchema } from '../../src/api/schemas/completions.js'
+import { EmbeddingRequestSchema } from '../../src/api/schemas/embeddings.js'
+import { DetokenizeRequestSchema, TokenizeRequestSchema } from '../../src/api/schemas/tokenize.js'
+
 /**
- * The request fields of each endpoint as the schemas in src/api/schemas declare them, reduced to what the
- * fuzzer needs to know whether a value is certainly invalid: its JSON type and numeric bounds.
+ * The request fields of each endpoint, derived from the schemas in src/api/schemas and reduced to what
+ * the fuzzer needs to know whether a value is certainly invalid: its JSON type and numeric bounds.
  */
 export type FieldKind =
   | 'number'
@@ -38,121 +44,65 @@ export interface Endpoint {
   fields: Field[]
 }
 
-const f = (name: string, kind: FieldKind, bounds: Omit<Field, 'name' | 'kind'> = {}): Field => ({ name, kind, ...bounds })
+/**
+ * The fields of a request schema, read from the TypeBox schema itself (so a field added to the wire
+ * schema is fuzzed without being listed here): the JSON type of a field (its non-null member) and its
+ * numeric bounds. `shapes` names the fields whose composite shape the fuzzer knows wrong values for.
+ */
+function fieldsOf(schema: TObject, shapes: Partial<Record<string, FieldKind>> = {}): Field[] {
+  return Object.entries(schema.properties).map(([name, property]) => {
+    const members = nonNull(property)
+    const required = schema.required?.includes(name) ?? false
+    const kind = shapes[name] ?? (members.length === 1 ? jsonKind(members[0]!) : 'unknown')
+    const numeric = members.find((m) => m.type === 'number' || m.type === 'integer')
+    const bounds: Omit<Field, 'name' | 'kind'> = {}
+    if (numeric?.exclusiveMinimum !== undefined) Object.assign(bounds, { min: numeric.exclusiveMinimum, exclusiveMin: true })
+    else if (numeric?.minimum !== undefined) bounds.min = numeric.minimum as number
+    if (numeric?.maximum !== undefined) bounds.max = numeric.maximum as number
+    return { name, kind, ...bounds, ...(required ? { required: true } : {}) }
+  })
+}
 
-/** src/api/schemas/generation-params.ts: shared by chat and completions. */
-const GENERATION_FIELDS: Field[] = [
-  f('frequency_penalty', 'number', { min: -2, max: 2 }),
-  f('presence_penalty', 'number', { min: -2, max: 2 }),
-  f('temperature', 'number', { min: 0, max: 2 }),
-  f('top_p', 'number', { min: 0, exclusiveMin: true, max: 1 }),
-  f('min_p', 'number', { min: 0, max: 1 }),
-  f('repetition_penalty', 'number', { min: 0, exclusiveMin: true, max: 10 }),
-  f('max_tokens', 'integer', { min: 1 }),
-  f('n', 'integer', { min: 1 }),
-  f('seed', 'integer'),
-  f('top_k', 'integer', { min: -1 }),
-  f('min_tokens', 'integer', { min: 0 }),
-  f('truncate_prompt_tokens', 'integer', { min: 1 }),
-  f('best_of', 'integer', { min: 1 }),
-  f('priority', 'integer'),
-  f('prompt_logprobs', 'integer', { min: 0 }),
-  f('logit_bias', 'object'),
-  f('response_format', 'object'),
-  f('stream_options', 'object'),
-  f('stop', 'stop'),
-  f('stream', 'boolean'),
-  f('ignore_eos', 'boolean'),
-  f('include_stop_str_in_output', 'boolean'),
-  f('skip_special_tokens', 'boolean'),
-  f('spaces_between_special_tokens', 'boolean'),
-  f('use_beam_search', 'boolean'),
-  f('return_tokens_as_token_ids', 'boolean'),
-  f('user', 'string'),
-  f('stop_token_ids', 'array'),
-  f('bad_token_ids', 'array'),
-  f('allowed_token_ids', 'array'),
-  f('bad_words', 'array'),
-  f('bad', 'array'),
-  f('logits_processors', 'array'),
-]
+/** The members of a (nullable, possibly nested) union other than null, or the schema itself. */
+function nonNull(schema: TSchema): TSchema[] {
+  const members = schema.anyOf as TSchema[] | undefined
+  if (!members) return schema.type === 'null' ? [] : [schema]
+  return members.flatMap(nonNull)
+}
+
+function jsonKind(schema: TSchema): FieldKind {
+  const type = schema.type as string | undefined
+  return type === 'number' || type === 'integer' || type === 'boolean' || type === 'string' || type === 'array' || type === 'object' ? type : 'unknown'
+}
 
 export const CHAT: Endpoint = {
   path: '/chat/completions',
   base: () => ({ messages: [{ role: 'user', content: 'hi' }], max_tokens: 4 }),
-  fields: [
-    ...GENERATION_FIELDS,
-    f('model', 'string'),
-    f('messages', 'messages', { required: true }),
-    f('logprobs', 'boolean'),
-    f('top_logprobs', 'integer', { min: 0, max: 20 }),
-    f('max_completion_tokens', 'integer', { min: 1 }),
-    f('tools', 'array'),
-    f('tool_choice', 'unknown'),
-    f('parallel_tool_calls', 'boolean'),
-    f('echo', 'boolean'),
-    f('reasoning_effort', 'reasoning-effort'),
-    f('include_reasoning', 'boolean'),
-    f('add_generation_prompt', 'boolean'),
-    f('continue_final_message', 'boolean'),
-    f('chat_template', 'string'),
-    f('chat_template_kwargs', 'object'),
-    f('chat_template_args', 'object'),
-    f('documents', 'array'),
-    f('functions', 'array'),
-    f('function_call', 'unknown'),
-    f('modalities', 'array'),
-    f('audio', 'unknown'),
-    f('web_search_options', 'unknown'),
-  ],
+  fields: fieldsOf(ChatCompletionRequestSchema, { stop: 'stop', messages: 'messages', reasoning_effort: 'reasoning-effort' }),
 }
 
 export const COMPLETIONS: Endpoint = {
   path: '/completions',
   base: () => ({ prompt: 'Once upon a time', max_tokens: 4 }),
-  fields: [
-    ...GENERATION_FIELDS,
-    f('model', 'string'),
-    f('prompt', 'prompt', { required: true }),
-    f('suffix', 'string'),
-    f('echo', 'boolean'),
-    f('logprobs', 'legacy-logprobs', { min: 0, max: 20 }),
-  ],
+  fields: fieldsOf(CompletionRequestSchema, { stop: 'stop', prompt: 'prompt', logprobs: 'legacy-logprobs' }),
 }
 
 export const EMBEDDINGS: Endpoint = {
   path: '/embeddings',
   base: () => ({ input: 'hello' }),
-  fields: [
-    f('input', 'input', { required: true }),
-    f('model', 'string'),
-    f('dimensions', 'integer', { min: 1 }),
-    f('encoding_format', 'encoding-format'),
-    f('user', 'string'),
-  ],
+  fields: fieldsOf(EmbeddingRequestSchema, { input: 'input', encoding_format: 'encoding-format' }),
 }
 
 export const TOKENIZE: Endpoint = {
   path: '/tokenize',
   base: () => ({ prompt: 'hello' }),
-  fields: [
-    f('model', 'string'),
-    f('prompt', 'string'),
-    f('add_special_tokens', 'boolean'),
-    f('messages', 'messages'),
-    f('add_generation_prompt', 'boolean'),
-    f('continue_final_message', 'boolean'),
-    f('chat_template', 'string'),
-    f('chat_template_kwargs', 'object'),
-    f('tools', 'array'),
-    f('return_token_strs', 'boolean'),
-  ],
+  fields: fieldsOf(TokenizeRequestSchema, { messages: 'messages' }),
 }
 
 export const DETOKENIZE: Endpoint = {
   path: '/detokenize',
   base: () => ({ tokens: [1, 2, 3] }),
-  fields: [f('model', 'string'), f('tokens', 'tokens', { required: true }), f('skip_special_tokens', 'boolean')],
+  fields: fieldsOf(DetokenizeRequestSchema, { tokens: 'tokens' }),
 }
 
 export const ENDPOINTS = [CHAT, COMPLETIONS, EMBEDDINGS, TOKENIZE, DETOKENIZE]
