@@ -1,3 +1,6 @@
+import type { TSchema } from '@sinclair/typebox'
+import { GenerationParamsProperties } from '../../src/api/schemas/generation-params.js'
+
 /** The playground's settings as the form holds them: text, '' meaning "the server's default". */
 export interface ChatSettings {
   systemPrompt: string
@@ -31,6 +34,19 @@ export interface ChatMessage {
   content: string
 }
 
+/**
+ * The number settings the form offers, by form key → request field. Whether a field takes an integer is
+ * read from the wire schema, so the form cannot disagree with what the server accepts.
+ */
+const NUMBER_SETTINGS = {
+  temperature: 'temperature',
+  topP: 'top_p',
+  topK: 'top_k',
+  minP: 'min_p',
+  maxTokens: 'max_tokens',
+  seed: 'seed',
+} as const satisfies Partial<Record<keyof ChatSettings, keyof typeof GenerationParamsProperties>>
+
 /** A setting the server would refuse, named as the form names it. */
 export class SettingsError extends Error {}
 
@@ -46,24 +62,25 @@ export function buildChatRequest(model: string, settings: ChatSettings, history:
     messages: system ? [{ role: 'system', content: system }, ...history] : [...history],
     stream: true,
     stream_options: { include_usage: true },
-    ...numberField('temperature', settings.temperature),
-    ...numberField('top_p', settings.topP),
-    ...numberField('top_k', settings.topK, true),
-    ...numberField('min_p', settings.minP),
-    ...numberField('max_tokens', settings.maxTokens, true),
-    ...numberField('seed', settings.seed, true),
+    ...Object.assign({}, ...Object.entries(NUMBER_SETTINGS).map(([key, field]) => numberField(field, settings[key as keyof typeof NUMBER_SETTINGS]))),
     ...(stop.length > 0 ? { stop } : {}),
     ...responseFormat(settings),
   }
 }
 
-function numberField(name: string, text: string, integer = false): Record<string, number> {
+function numberField(name: keyof typeof GenerationParamsProperties, text: string): Record<string, number> {
   if (text.trim() === '') return {}
+  const integer = takesInteger(GenerationParamsProperties[name])
   const value = Number(text)
   if (!Number.isFinite(value) || (integer && !Number.isInteger(value))) {
     throw new SettingsError(`${name} must be ${integer ? 'an integer' : 'a number'}, not "${text}".`)
   }
   return { [name]: value }
+}
+
+/** The field's schema, or a member of its nullable union, is an integer. */
+function takesInteger(schema: TSchema): boolean {
+  return schema.type === 'integer' || ((schema.anyOf as TSchema[] | undefined) ?? []).some(takesInteger)
 }
 
 function responseFormat(settings: ChatSettings): Record<string, unknown> {
