@@ -47,7 +47,7 @@ export class RequestPlanner {
       maxTokens: Math.min(ceiling, free),
       turnStopTokens: this.model.renderer.stopTokenIds,
       turnStopTexts: this.model.renderer.stopTexts,
-      grammar: grammar ? this.compileGrammar(request, reasoning ? allowThinking(grammar, reasoning.startsInside) : grammar) : null,
+      grammar: grammar ? this.compileGrammar(reasoning ? allowThinking(grammar, reasoning.startsInside) : grammar) : null,
       toolFormat: request.tools && request.tools.choice.kind !== 'none' ? this.model.renderer.toolFormat : null,
       reasoning,
     }
@@ -59,13 +59,8 @@ export class RequestPlanner {
    */
   private grammarSpec(request: GenerationRequest): GrammarSpec | null {
     const tools = request.tools
+    // The codec refused a second grammar beside enforced tool calls.
     if (!tools || tools.choice.kind === 'none') return request.grammar
-    if (request.grammar) {
-      throw new InvalidRequestError(
-        "response_format cannot be combined with tool calls (both need a grammar); drop it or send tool_choice 'none'.",
-        'response_format',
-      )
-    }
     try {
       return { gbnf: this.toolGrammar(tools), schema: null, param: 'tools' }
     } catch (error) {
@@ -108,13 +103,8 @@ export class RequestPlanner {
     }
   }
 
-  private compileGrammar(request: GenerationRequest, spec: GrammarSpec): LlamaGrammar {
+  private compileGrammar(spec: GrammarSpec): LlamaGrammar {
     const { gbnf, param } = spec
-    // A grammar ends only at an end-of-generation token; these options would forbid or skip it.
-    if (request.stop.ignoreEos) throw new InvalidRequestError('ignore_eos cannot be combined with structured output.', 'ignore_eos')
-    if (request.stop.minTokens > 0) throw new InvalidRequestError('min_tokens cannot be combined with structured output.', 'min_tokens')
-    // node-llama-cpp's controlled evaluation (the logprobs path) ignores grammars.
-    if (request.logprobs) throw new InvalidRequestError('logprobs cannot be combined with structured output yet.', 'logprobs')
     let grammar = this.grammars.get(gbnf)
     if (!grammar) {
       try {

@@ -5,7 +5,7 @@ import type { Completion, CompletionChunk, CompletionRequest, LegacyLogprobs } f
 import type { ResponseMeta } from './chat-response.js'
 import { encodeUsage } from './chat-response.js'
 import { UsageTotals } from './fold-events.js'
-import { type ModelLimits, decodeGenerationParams } from './generation-params.js'
+import { type ModelLimits, decodeGenerationParams, refuseBesideConstrainedOutput } from './generation-params.js'
 
 /** One completions request: a generation per prompt, and what each choice starts with when echoed. */
 export interface DecodedCompletion {
@@ -18,6 +18,7 @@ export interface DecodedCompletion {
 export function decodeCompletionRequest(body: CompletionRequest, model: string, limits: ModelLimits): DecodedCompletion {
   const params = decodeGenerationParams(body, limits)
   const top = body.logprobs === true ? 0 : typeof body.logprobs === 'number' ? body.logprobs : null
+  refuseBesideConstrainedOutput({ ...params, logprobs: top === null ? null : { top } })
   const echo = body.echo ?? false
   const prompts = normalizePrompts(body.prompt)
   const suffix = body.suffix ?? null

@@ -88,6 +88,19 @@ export function decodeGenerationParams(body: GenerationParams, limits: ModelLimi
 }
 
 /**
+ * Options that cannot go with a constrained output (a grammar, or tool calls enforced by one): a grammar
+ * ends only at an end-of-generation token, which ignore_eos and min_tokens would skip or forbid, and
+ * node-llama-cpp's controlled evaluation (the logprobs path) ignores grammars.
+ */
+export function refuseBesideConstrainedOutput(request: Pick<GenerationRequest, 'grammar' | 'tools' | 'stop' | 'logprobs'>): void {
+  const constrained = request.grammar !== null || (request.tools != null && request.tools.choice.kind !== 'none')
+  if (!constrained) return
+  if (request.stop.ignoreEos) throw new InvalidRequestError('ignore_eos cannot be combined with structured output.', 'ignore_eos')
+  if (request.stop.minTokens > 0) throw new InvalidRequestError('min_tokens cannot be combined with structured output.', 'min_tokens')
+  if (request.logprobs) throw new InvalidRequestError('logprobs cannot be combined with structured output yet.', 'logprobs')
+}
+
+/**
  * The one constraint on the output's form, from whichever field carries it: OpenAI's response_format,
  * llama-server's `grammar` / `json_schema`, vLLM's `guided_*` or `structured_outputs`. Two at once are refused
  * rather than one being silently dropped.
