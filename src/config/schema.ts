@@ -94,7 +94,8 @@ export const ModelEntrySchema = Type.Composite(
       }),
       aliases: Type.Array(Type.String({ minLength: 1 }), {
         default: [],
-        description: 'Other names that route to this model.',
+        description:
+          "Other names that route to this model. '*' matches any characters (`claude-*`); exact names win over patterns, then the first pattern listed.",
       }),
       preload: Type.Optional(
         Type.Boolean({

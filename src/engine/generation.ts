@@ -10,9 +10,10 @@ import {
 import { EngineError, InvalidRequestError } from '../errors.js'
 import { randomBytes } from 'node:crypto'
 import { validateJson } from './json-validator.js'
-import { ReasoningSplitter, type ReasoningPiece } from './reasoning-splitter.js'
+import { ReasoningSplitter, THINK_CLOSE, type ReasoningPiece } from './reasoning-splitter.js'
 import { SamplingBias } from './sampling-bias.js'
 import { StopMatcher } from './stop-matcher.js'
+import { ThinkingBudget } from './thinking-budget.js'
 import { TokenTextDecoder } from './token-text-decoder.js'
 import type { ToolCallFormat } from './tool-call-formats.js'
 import { asObjectSchema } from './tool-call-grammar.js'
@@ -82,6 +83,8 @@ export class Generation {
   private readonly toolCalls: Array<{ name: string; arguments: string }> = []
   /** Splits a thinking model's output into reasoning and content (before stops and tool calls see it). */
   private readonly splitter: ReasoningSplitter | null
+  /** Closes the thinking segment at the request's budget; null = no budget (or no thinking). */
+  private readonly thinkingBudget: ThinkingBudget | null
   /** Completion tokens generated inside the thinking segment, markers included. */
   private reasoningTokens = 0
   /** Tokens read while the splitter could not yet tell whether a segment opens (counted once it can). */
@@ -111,12 +114,15 @@ export class Generation {
       promptTokens,
     )
     this.stops = new StopMatcher([...request.stop.strings, ...plan.turnStopTexts])
+    const budget = request.thinkingBudget ?? null
+    this.thinkingBudget = plan.reasoning && budget !== null ? new ThinkingBudget(budget, model.tokenize(THINK_CLOSE, true)) : null
     this.bias = new SamplingBias(
       model,
       request.sampling,
       [...vocabulary.eogTokens, ...plan.turnStopTokens, ...request.stop.tokenIds],
       request.stop.minTokens,
       vocabulary.size,
+      this.thinkingBudget !== null,
     )
     this.grammarState = plan.grammar ? new LlamaGrammarEvaluationState({ model, grammar: plan.grammar }) : null
     this.toolParser = plan.toolFormat ? new ToolCallParser(plan.toolFormat) : null
@@ -365,10 +371,14 @@ export class Generation {
       minP,
       seed: (seed + this.choice) >>> 0,
       yieldEogToken: true,
-      ...(this.bias.active ? { tokenBias: () => this.bias.current({ counts: this.counts, suppressStops: this.belowMinTokens }) } : {}),
+      ...(this.bias.active ? { tokenBias: () => this.bias.current({ counts: this.counts, suppressStops: this.belowMinTokens, force: this.forcedToken() }) } : {}),
       ...(repeatPenalty ? { repeatPenalty } : {}),
       ...(this.grammarState ? { grammarEvaluationState: this.grammarState } : {}),
     }
+  }
+
+  private forcedToken(): number | null {
+    return this.thinkingBudget?.forcedToken(this.splitter!.inReasoning, this.reasoningTokens) ?? null
   }
 
   private get belowMinTokens(): boolean {
@@ -384,6 +394,7 @@ export class Generation {
       return this.checkStructuredOutput()
     }
     this.unreportedTokens++
+    this.thinkingBudget?.accepted(token)
     this.generated.push(token)
     this.counts.set(token, (this.counts.get(token) ?? 0) + 1)
     const text = this.decoder.push(token)
