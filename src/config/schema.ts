@@ -171,6 +171,12 @@ export const ConfigSchema = Type.Object(
           description:
             'Idle keep-alive connections are closed after this time (above the usual 60 s of load balancers).',
         }),
+        streamPingMs: Type.Integer({
+          minimum: 100,
+          default: 1000,
+          description:
+            'Anthropic Messages streams send a `ping` event after this long without an event (queued, or a long prompt being read).',
+        }),
         bodyLimitBytes: Type.Integer({
           minimum: 1024,
           default: 8 * 1024 * 1024,

@@ -152,7 +152,7 @@ export async function buildApp({ config, router, log, metrics }: AppDependencies
     await app.register(modelRoutes, { prefix })
     await app.register(embeddingRoutes, { prefix })
     await app.register(tokenizeRoutes, { prefix })
-    await app.register(messagesRoutes, { prefix })
+    await app.register(messagesRoutes, { prefix, pingMs: config.server.streamPingMs })
   }
   if (config.server.ui) await app.register(uiPlugin)
   return app

@@ -16,9 +16,6 @@ import { toServeError } from '../plugins/errors.js'
 import { flatMap, startIterable } from '../sse.js'
 import { submitFor } from '../submit.js'
 
-/** A `ping` event after this long without one (queued, or evaluating a long prompt). */
-const PING_INTERVAL_MS = 1000
-
 const ERRORS = { '4xx': AnthropicErrorBodySchema, '5xx': AnthropicErrorBodySchema }
 
 /**
@@ -27,7 +24,10 @@ const ERRORS = { '4xx': AnthropicErrorBodySchema, '5xx': AnthropicErrorBodySchem
  * carry `request-id`, the header Anthropic's SDKs read. `anthropic-version` and `anthropic-beta` are accepted
  * and not needed: there is one version of this API here.
  */
-export const messagesRoutes: FastifyPluginAsyncTypebox = async (app) => {
+export const messagesRoutes: FastifyPluginAsyncTypebox<{
+  /** A `ping` event after this long without one (queued, or evaluating a long prompt): server.streamPingMs. */
+  pingMs: number
+}> = async (app, { pingMs }) => {
   const bodyLimit = app.initialConfig.bodyLimit!
   app.addHook('onRequest', async (request, reply) => {
     reply.header('request-id', request.id)
@@ -55,7 +55,7 @@ export const messagesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const encoder = new MessageStreamEncoder(newMessageId(), body.model || info.id)
       const events = submitFor(request, reply, scheduler, generation)
       if (!body.stream) return foldMessage(events, encoder)
-      const frames = withHeartbeat(flatMap(events, (event) => encoder.push(event)), PING_INTERVAL_MS, () => ({ event: 'ping', data: { type: 'ping' } }))
+      const frames = withHeartbeat(flatMap(events, (event) => encoder.push(event)), pingMs, () => ({ event: 'ping', data: { type: 'ping' } }))
       return sendEventStream(reply, await startIterable(frames), (error) => ({ event: 'error', data: encodeAnthropicError(error, request.id).body }))
     },
   )
