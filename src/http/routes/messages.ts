@@ -35,7 +35,8 @@ export const messagesRoutes: FastifyPluginAsyncTypebox<{
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const served = toServeError(error, request, bodyLimit)
     const { status, body } = encodeAnthropicError(served, request.id)
-    return reply.status(status).headers(served.headers).send(body)
+    // Also here: auth and rate limits answer from hooks that run before this plugin's own.
+    return reply.status(status).headers({ ...served.headers, 'request-id': request.id }).send(body)
   })
 
   app.post(
