@@ -1,4 +1,4 @@
-import Anthropic from '@anthropic-ai/sdk'
+import Anthropic, { BadRequestError, type APIError } from '@anthropic-ai/sdk'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { THINKING_MODEL_PATH } from './helpers/models.js'
 import { postJson, startTestServer, type TestServer } from './helpers/test-server.js'
@@ -68,7 +68,7 @@ describe('thinking', () => {
   })
 
   it('streamed: thinking_delta, then signature_delta, at index 0; the text at index 1', async () => {
-    const stream = client.messages.stream({ ...BASE, max_tokens: 30, thinking: { type: 'enabled', budget_tokens: 8 } } as Anthropic.MessageCreateParamsStreaming)
+    const stream = client.messages.stream({ ...BASE, max_tokens: 30, thinking: { type: 'enabled', budget_tokens: 8 } } as Anthropic.MessageCreateParamsNonStreaming)
     const seen: string[] = []
     let signature = ''
     for await (const event of stream) {
@@ -110,7 +110,7 @@ describe('thinking', () => {
 
   it('budget_tokens must be below max_tokens', async () => {
     const error = await create({ max_tokens: 16, thinking: { type: 'enabled', budget_tokens: 16 } }).catch((e: unknown) => e)
-    expect(error).toBeInstanceOf(Anthropic.BadRequestError)
-    expect((error as Anthropic.BadRequestError).error).toMatchObject({ error: { type: 'invalid_request_error', message: expect.stringContaining('budget_tokens') } })
+    expect(error).toBeInstanceOf(BadRequestError)
+    expect((error as APIError).error).toMatchObject({ error: { type: 'invalid_request_error', message: expect.stringContaining('budget_tokens') } })
   })
 })

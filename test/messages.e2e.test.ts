@@ -1,4 +1,4 @@
-import Anthropic from '@anthropic-ai/sdk'
+import Anthropic, { AuthenticationError, BadRequestError, NotFoundError, type APIError } from '@anthropic-ai/sdk'
 import { Ajv } from 'ajv'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { HERMES_MODEL_PATH } from './helpers/models.js'
@@ -267,8 +267,8 @@ describe('errors on /v1/messages: Anthropic’s envelope and statuses', () => {
 
   it('400 invalid_request_error: missing max_tokens, image blocks and server tools are named', async () => {
     const missing = await client.messages.create({ model: MODEL, messages: CONVERSATION } as never).catch((e: unknown) => e)
-    expect(missing).toBeInstanceOf(Anthropic.BadRequestError)
-    expect((missing as Anthropic.BadRequestError).error).toMatchObject({ type: 'error', error: { type: 'invalid_request_error', message: expect.stringContaining('max_tokens') } })
+    expect(missing).toBeInstanceOf(BadRequestError)
+    expect((missing as APIError).error).toMatchObject({ type: 'error', error: { type: 'invalid_request_error', message: expect.stringContaining('max_tokens') } })
 
     const image = await raw({ model: MODEL, max_tokens: 4, messages: [{ role: 'user', content: [{ type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'AA==' } }] }] })
     expect(image.status).toBe(400)
@@ -285,8 +285,8 @@ describe('errors on /v1/messages: Anthropic’s envelope and statuses', () => {
   it('401 authentication_error for a wrong key; x-api-key and Bearer both authenticate', async () => {
     const wrong = new Anthropic({ baseURL: t.origin, apiKey: 'nope', maxRetries: 0 })
     const error = await wrong.messages.create({ model: MODEL, messages: CONVERSATION, max_tokens: 1 }).catch((e: unknown) => e)
-    expect(error).toBeInstanceOf(Anthropic.AuthenticationError)
-    expect((error as Anthropic.AuthenticationError).error).toMatchObject({ type: 'error', error: { type: 'authentication_error' } })
+    expect(error).toBeInstanceOf(AuthenticationError)
+    expect((error as APIError).error).toMatchObject({ type: 'error', error: { type: 'authentication_error' } })
     expect((await raw({ model: MODEL, messages: CONVERSATION, max_tokens: 1 }, {})).status).toBe(401)
 
     const bearer = new Anthropic({ baseURL: t.origin, authToken: KEY, apiKey: null, maxRetries: 0 })
@@ -295,8 +295,8 @@ describe('errors on /v1/messages: Anthropic’s envelope and statuses', () => {
 
   it('404 not_found_error for a model no id or alias matches', async () => {
     const error = await client.messages.create({ model: 'gpt-4o', messages: CONVERSATION, max_tokens: 1 }).catch((e: unknown) => e)
-    expect(error).toBeInstanceOf(Anthropic.NotFoundError)
-    expect((error as Anthropic.NotFoundError).error).toMatchObject({ error: { type: 'not_found_error', message: expect.stringContaining('gpt-4o') } })
+    expect(error).toBeInstanceOf(NotFoundError)
+    expect((error as APIError).error).toMatchObject({ error: { type: 'not_found_error', message: expect.stringContaining('gpt-4o') } })
   })
 
   it('413 request_too_large for a body over the limit', async () => {
