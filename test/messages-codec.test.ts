@@ -167,8 +167,10 @@ describe('decodeMessagesRequest: generation', () => {
     expect(decode({ tools: [TOOL], tool_choice: { type: 'auto', disable_parallel_tool_use: true } }).tools!.parallel).toBe(false)
     expect(invalid({ tool_choice: { type: 'any' } }).message).toMatch(/tool_choice 'any' needs tools/)
     expect(invalid({ tools: [TOOL], tool_choice: { type: 'tool', name: 'other' } }).message).toMatch(/'other'/)
-    // input_schema is converted to a grammar: a keyword it cannot enforce is a 400.
-    expect(invalid({ tools: [{ ...TOOL, input_schema: { type: 'object', properties: { a: { type: 'string', pattern: 'x+' } } } }] }).message).toMatch(/pattern/)
+    // input_schema is converted to a grammar: with strict, a keyword it cannot enforce is a 400.
+    const multiple = { type: 'object', properties: { a: { type: 'integer', multipleOf: 3 } } }
+    expect(invalid({ tools: [{ ...TOOL, strict: true, input_schema: multiple }] }).message).toMatch(/multipleOf/)
+    expect(invalid({ tools: [{ ...TOOL, strict: 'yes' }] }).message).toMatch(/strict/)
   })
 
   it('thinking enabled: budget_tokens is required, below max_tokens, and becomes the thinking budget', () => {
@@ -290,7 +292,6 @@ describe('encodeAnthropicError', () => {
   it('every status gets its Anthropic type; a full queue is 529 overloaded_error, a rate limit 429', () => {
     const cases: Array<[Error & { status: number }, number, string]> = [
       [new InvalidRequestError('bad', 'x'), 400, 'invalid_request_error'],
-      [new ContextLengthExceededError(10, 5), 400, 'invalid_request_error'],
       [new UnauthorizedError(), 401, 'authentication_error'],
       [new ModelNotFoundError('x', []), 404, 'not_found_error'],
       [new PayloadTooLargeError(10), 413, 'request_too_large'],
@@ -303,6 +304,8 @@ describe('encodeAnthropicError', () => {
       const encoded = encodeAnthropicError(error as never, 'req_1')
       expect(encoded).toEqual({ status, body: { type: 'error', error: { type, message: error.message }, request_id: 'req_1' } })
     }
+    const tooLong = encodeAnthropicError(new ContextLengthExceededError(10, 5), 'r').body.error
+    expect(tooLong).toEqual({ type: 'invalid_request_error', message: expect.stringMatching(/^prompt is too long: .*5 tokens/) })
     const forbidden = Object.assign(new InvalidRequestError('no', null), { status: 403 })
     expect(encodeAnthropicError(forbidden, 'r').body.error.type).toBe('permission_error')
   })

@@ -134,7 +134,8 @@ describe('POST /v1/messages', () => {
   })
 
   it('raw stream: `event:` lines match each data type; anthropic-version and anthropic-beta are accepted', async () => {
-    const res = await fetch(`${t.origin}/v1/messages`, {
+    // Claude Code adds ?beta=true.
+    const res = await fetch(`${t.origin}/v1/messages?beta=true`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-api-key': KEY, 'anthropic-version': '2023-06-01', 'anthropic-beta': 'interleaved-thinking-2025-05-14' },
       body: JSON.stringify({ model: MODEL, messages: CONVERSATION, max_tokens: 5, stream: true }),

@@ -25,5 +25,7 @@ const TYPES: Record<number, string> = {
 export function encodeAnthropicError(error: ServeError, requestId: string): { status: number; body: AnthropicErrorBody } {
   const status = error instanceof OverloadedError ? 529 : error.status
   const type = TYPES[status] ?? (status >= 500 ? 'api_error' : 'invalid_request_error')
-  return { status, body: { type: 'error', error: { type, message: error.message }, request_id: requestId } }
+  // Anthropic's words for it, which clients look for (Claude Code compacts the conversation when it sees them).
+  const message = error.code === 'context_length_exceeded' ? `prompt is too long: ${error.message}` : error.message
+  return { status, body: { type: 'error', error: { type, message }, request_id: requestId } }
 }

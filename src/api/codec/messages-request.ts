@@ -83,14 +83,16 @@ function decodeTemplateOptions(body: CountTokensRequest): ChatTemplateOptions | 
 
 /**
  * Anthropic tools and tool_choice → chat's decoder, which checks names and turns each `input_schema` into
- * the grammar that enforces it (an unenforceable keyword is a 400 naming it). Server tools (`web_search_…`,
- * `bash_…`, `text_editor_…`) would run on Anthropic's side; nothing runs them here, so they are refused.
+ * the grammar that enforces it, under chat's rules for a function of the same `strict`. Absent `strict` is
+ * `false`, Anthropic's default (best effort; only `strict: true` promises schema-valid input), and what
+ * Claude Code sends. Server tools (`web_search_…`, `bash_…`, `text_editor_…`) would run on Anthropic's side;
+ * nothing runs them here, so they are refused.
  */
 function decodeAnthropicTools(body: CountTokensRequest): ToolOptions | null {
   const tools = (body.tools ?? []).map((tool, i) => {
     const param = `tools[${i}]`
     if (typeof tool !== 'object' || tool === null || Array.isArray(tool)) throw new InvalidRequestError('A tool must be an object.', param)
-    const { type, name, description, input_schema } = tool as Json
+    const { type, name, description, input_schema, strict } = tool as Json
     if (type != null && type !== 'custom') {
       throw new InvalidRequestError(
         `Server tool '${String(type)}'${typeof name === 'string' ? ` ('${name}')` : ''} is not supported: this server runs no tools itself. ` +
@@ -101,7 +103,7 @@ function decodeAnthropicTools(body: CountTokensRequest): ToolOptions | null {
     if (typeof input_schema !== 'object' || input_schema === null || Array.isArray(input_schema)) {
       throw new InvalidRequestError(`${param}.input_schema is required: a JSON Schema object for the tool's input.`, `${param}.input_schema`)
     }
-    return { type: 'function', function: { name, description, parameters: input_schema } }
+    return { type: 'function', function: { name, description, parameters: input_schema, strict: strict ?? false } }
   })
   const choice = body.tool_choice
   if (choice && (choice.type === 'any' || choice.type === 'tool') && tools.length === 0) {
