@@ -1,4 +1,5 @@
 import { Value } from '@sinclair/typebox/value'
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { encodeAnthropicError } from '../src/api/codec/messages-errors.js'
 import { decodeMessagesRequest } from '../src/api/codec/messages-request.js'
@@ -333,5 +334,46 @@ describe('ThinkingBudget', () => {
     expect(budget.forcedToken(true, 3)).toBe(71)
     budget.accepted(5) // a grammar may have disagreed
     expect(budget.forcedToken(true, 4)).toBe(70)
+  })
+})
+
+describe('decodeMessagesRequest on arbitrary blocks', () => {
+  it('any body the schema admits either decodes or is a 400, never another error', () => {
+    const block = fc.record(
+      {
+        type: fc.constantFrom('text', 'image', 'tool_use', 'tool_result', 'thinking', 'redacted_thinking', 'document', 'server_tool_use', 'x'),
+        text: fc.anything(),
+        id: fc.anything(),
+        name: fc.anything(),
+        input: fc.anything(),
+        tool_use_id: fc.constantFrom('t1', 't2', 7, null),
+        content: fc.oneof(fc.string(), fc.array(fc.record({ type: fc.constantFrom('text', 'image'), text: fc.anything() })), fc.anything()),
+        is_error: fc.anything(),
+        thinking: fc.anything(),
+      },
+      { requiredKeys: ['type'] },
+    )
+    const message = fc.record({ role: fc.constantFrom('user', 'assistant', 'system'), content: fc.oneof(fc.string(), fc.array(block, { maxLength: 4 })) })
+    const body = fc.record(
+      {
+        messages: fc.array(message, { minLength: 1, maxLength: 5 }),
+        tools: fc.array(fc.oneof(fc.constant(TOOL), fc.record({ name: fc.anything(), input_schema: fc.anything(), type: fc.anything(), strict: fc.anything() }, { requiredKeys: [] }))),
+        tool_choice: fc.oneof(fc.constant(null), fc.record({ type: fc.constantFrom('auto', 'any', 'tool', 'none'), name: fc.string() })),
+        thinking: fc.oneof(fc.constant(null), fc.record({ type: fc.constantFrom('enabled', 'disabled', 'adaptive'), budget_tokens: fc.integer({ min: 1, max: 64 }) })),
+      },
+      { requiredKeys: ['messages'] },
+    )
+    fc.assert(
+      fc.property(body, (extra) => {
+        const wire = { model: 'm', max_tokens: 32, ...extra }
+        if (!Value.Check(MessagesRequestSchema, wire)) return
+        try {
+          decode(wire)
+        } catch (error) {
+          expect(error).toBeInstanceOf(InvalidRequestError)
+        }
+      }),
+      { numRuns: 500 },
+    )
   })
 })

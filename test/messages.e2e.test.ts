@@ -283,6 +283,12 @@ describe('errors on /v1/messages: Anthropic’s envelope and statuses', () => {
     expect(badJson.status).toBe(400)
   })
 
+  it('a prompt over the context is a 400 in Anthropic’s words (clients compact on them)', async () => {
+    const long = await raw({ model: MODEL, max_tokens: 4, messages: [{ role: 'user', content: 'many words '.repeat(3000) }] })
+    expect(long.status).toBe(400)
+    expect(long.json.error).toMatchObject({ type: 'invalid_request_error', message: expect.stringMatching(/^prompt is too long: .*2048 tokens/) })
+  })
+
   it('401 authentication_error for a wrong key; x-api-key and Bearer both authenticate', async () => {
     const wrong = new Anthropic({ baseURL: t.origin, apiKey: 'nope', maxRetries: 0 })
     const error = await wrong.messages.create({ model: MODEL, messages: CONVERSATION, max_tokens: 1 }).catch((e: unknown) => e)
