@@ -62,12 +62,11 @@ export function decodeMessagesPrompt(body: CountTokensRequest): MessagesPrompt {
  */
 function decodeTemplateOptions(body: CountTokensRequest): ChatTemplateOptions | null {
   const type = body.thinking?.type
-  const prefill = body.messages.at(-1)?.role === 'assistant'
-  if (prefill && Array.isArray(body.messages.at(-1)!.content) && (body.messages.at(-1)!.content as Json[]).some((b) => b.type === 'tool_use')) {
-    throw new InvalidRequestError(
-      `The last turn calls tools; send their tool_result blocks in a user turn (messages[${body.messages.length - 1}]).`,
-      `messages[${body.messages.length - 1}]`,
-    )
+  const last = body.messages.at(-1)!
+  const prefill = last.role === 'assistant'
+  if (prefill && typeof last.content !== 'string' && last.content.some((b) => b.type === 'tool_use')) {
+    const param = `messages[${body.messages.length - 1}]`
+    throw new InvalidRequestError(`The last turn calls tools; send their tool_result blocks in a user turn (${param}).`, param)
   }
   if (type == null && !prefill) return null
   return {
