@@ -62,6 +62,7 @@ describe('loadConfig: defaults', () => {
       headersTimeoutMs: 10_000,
       bodyTimeoutMs: 30_000,
       keepAliveTimeoutMs: 72_000,
+      streamPingMs: 1000,
     })
     expect(config.server.apiKeysFile).toBeUndefined()
     expect(config.server.metricsToken).toBeUndefined()
@@ -417,6 +418,13 @@ describe('loadConfig: invalid values', () => {
       ['a', ['x', 'y']],
       ['b', ['z']],
     ])
+  })
+
+  it("aliases may be patterns ('claude-*'); ids may not", () => {
+    const file = yamlFile('models:\n  - source: ./a.gguf\n    aliases: ["claude-*"]\n')
+    expect(loadConfig({ flags: { config: file }, env: {} }).models[0]!.aliases).toEqual(['claude-*'])
+    const starId = yamlFile('models:\n  - id: "m*"\n    source: ./a.gguf\n')
+    expect(startupError({ config: starId })).toContain("only aliases may be patterns")
   })
 
   it('a bad YAML value is not blamed on an env variable that sets the same key for every model', () => {

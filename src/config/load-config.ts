@@ -236,6 +236,8 @@ function resolveModels(
   const seen = new Set<string>()
   const models = config.models.map((entry, index): ModelConfig => {
     const id = entry.id ?? defaultModelId(entry.source)
+    // Aliases may be patterns (`claude-*`); an id is what responses and /v1/models name, so it is literal.
+    if (id.includes('*')) throw new StartupError(`Model id '${id}' (models.${index}.id) contains '*'; only aliases may be patterns.`)
     for (const name of [id, ...entry.aliases]) {
       if (seen.has(name)) throw new StartupError(`Model id or alias '${name}' is used twice in models.`)
       seen.add(name)

@@ -94,7 +94,8 @@ export const ModelEntrySchema = Type.Composite(
       }),
       aliases: Type.Array(Type.String({ minLength: 1 }), {
         default: [],
-        description: 'Other names that route to this model.',
+        description:
+          "Other names that route to this model. '*' matches any characters (`claude-*`); exact names win over patterns, then the first pattern listed.",
       }),
       preload: Type.Optional(
         Type.Boolean({
@@ -169,6 +170,12 @@ export const ConfigSchema = Type.Object(
           default: 72_000,
           description:
             'Idle keep-alive connections are closed after this time (above the usual 60 s of load balancers).',
+        }),
+        streamPingMs: Type.Integer({
+          minimum: 100,
+          default: 1000,
+          description:
+            'Anthropic Messages streams send a `ping` event after this long without an event (queued, or a long prompt being read).',
         }),
         bodyLimitBytes: Type.Integer({
           minimum: 1024,

@@ -2,35 +2,19 @@ import {
   LlamaGrammarEvaluationState,
   type LlamaContextSequence,
   type LlamaContextSequenceRepeatPenalty,
-  type LlamaGrammar,
   type LlamaModel,
   type SequenceEvaluateOptions,
   type Token,
 } from 'node-llama-cpp'
 import { EngineError, InvalidRequestError } from '../errors.js'
 import type { GenerationEvent, PromptTokenLogprob, TokenLogprob } from '../generation/events.js'
-import type { GenerationRequest } from '../generation/request.js'
 import { OutputPipeline } from './output-pipeline.js'
+import { THINK_CLOSE } from './reasoning-splitter.js'
 import { SamplingBias } from './sampling-bias.js'
-import type { ToolCallFormat } from './tool-call-formats.js'
+import { ThinkingBudget } from './thinking-budget.js'
+import type { GenerationPlan } from './generation-plan.js'
 import type { Slot } from './slot.js'
 import type { Vocabulary } from './vocabulary.js'
-
-export interface GenerationPlan {
-  request: GenerationRequest
-  promptTokens: Token[]
-  /** Completion tokens allowed per choice: the request's or model's ceiling, clamped to the free context. */
-  maxTokens: number
-  /** Chat-format turn terminators: they end generation like EOS and are never reported as stop_reason. */
-  turnStopTokens: ReadonlySet<number>
-  turnStopTexts: readonly string[]
-  /** Compiled grammar of a structured-output or tool-calling request. */
-  grammar: LlamaGrammar | null
-  /** The format tool calls are read in; null = the output is only text (no tools, or tool choice `none`). */
-  toolFormat: ToolCallFormat | null
-  /** A thinking model's prompt (see RenderedPrompt): the output is split into reasoning and content. null = plain. */
-  reasoning?: { startsInside: boolean } | null
-}
 
 type Phase =
   | { kind: 'prefill' } // evaluating prompt chunks
@@ -58,6 +42,8 @@ export class Generation {
   private readonly counts = new Map<number, number>()
   private readonly output: OutputPipeline
   private readonly bias: SamplingBias
+  /** Closes the thinking segment at the request's budget; null = no budget (or no thinking). */
+  private readonly thinkingBudget: ThinkingBudget | null
   private events: GenerationEvent[] = []
   /** The logprob of the token being sampled, handed to the pipeline with it. */
   private pendingLogprob: TokenLogprob | null = null
@@ -96,12 +82,15 @@ export class Generation {
       toolFormat: plan.toolFormat,
       reasoning: plan.reasoning,
     })
+    const budget = request.thinkingBudget ?? null
+    this.thinkingBudget = plan.reasoning && budget !== null ? new ThinkingBudget(budget, model.tokenize(THINK_CLOSE, true)) : null
     this.bias = new SamplingBias(
       model,
       request.sampling,
       [...vocabulary.eogTokens, ...plan.turnStopTokens, ...request.stop.tokenIds],
       request.stop.minTokens,
       vocabulary.size,
+      this.thinkingBudget !== null,
     )
     this.grammarState = plan.grammar ? new LlamaGrammarEvaluationState({ model, grammar: plan.grammar }) : null
     if (choice === 0 && request.echo && !request.promptLogprobs) this.reportPrompt(null)
@@ -348,10 +337,15 @@ export class Generation {
       ...(sampler as Omit<SequenceEvaluateOptions, 'topK'> & { topK?: number }),
       seed: (seed + this.choice) >>> 0,
       yieldEogToken: true,
-      ...(this.bias.active ? { tokenBias: () => this.bias.current({ counts: this.counts, suppressStops: this.belowMinTokens }) } : {}),
+      ...(this.bias.active ? { tokenBias: () => this.bias.current({ counts: this.counts, suppressStops: this.belowMinTokens, force: this.forcedToken() }) } : {}),
       ...(repeatPenalty ? { repeatPenalty } : {}),
       ...(this.grammarState ? { grammarEvaluationState: this.grammarState } : {}),
     }
+  }
+
+  private forcedToken(): number | null {
+    const { inside, tokens } = this.output.thinking
+    return this.thinkingBudget?.forcedToken(inside, tokens) ?? null
   }
 
   private get belowMinTokens(): boolean {
@@ -363,6 +357,7 @@ export class Generation {
     const before = this.output.completionTokens
     const logprob = this.pendingLogprob ?? undefined
     this.pendingLogprob = null
+    this.thinkingBudget?.accepted(token)
     this.output.push(token, logprob)
     if (this.output.completionTokens > before) {
       this.generated.push(token)

@@ -78,6 +78,11 @@ export class OutputPipeline {
     return this.done
   }
 
+  /** Where a thinking model's output is: inside its thinking segment, and the tokens that segment has used. */
+  get thinking(): { inside: boolean; tokens: number } {
+    return { inside: this.splitter?.inReasoning ?? false, tokens: this.reasoningTokens }
+  }
+
   /** Some output (text, reasoning or a call) went out. */
   get emitted(): boolean {
     return this.textEmitted

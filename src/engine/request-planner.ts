@@ -1,7 +1,7 @@
 import { LlamaGrammar, type Token } from 'node-llama-cpp'
 import { ContextLengthExceededError, InvalidRequestError } from '../errors.js'
 import type { GenerationRequest, GrammarSpec, ToolOptions } from '../generation/request.js'
-import type { GenerationPlan } from './generation.js'
+import type { GenerationPlan } from './generation-plan.js'
 import { UnsupportedSchemaError } from './json-schema-grammar.js'
 import type { LoadedModel } from './loaded-model.js'
 import type { RenderedPrompt } from './prompt-renderer.js'

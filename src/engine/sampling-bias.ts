@@ -9,12 +9,14 @@ export interface BiasInputs {
   counts: ReadonlyMap<number, number>
   /** True while end-of-generation and stop tokens must not be sampled (min_tokens). */
   suppressStops: boolean
+  /** A token the next sample must be (a thinking budget closing its segment); null = none. */
+  force?: number | null
 }
 
 /**
  * The per-token logit bias of one generation: the request's fixed biases (logit_bias, banned and allowed
  * tokens), OpenAI's frequency and presence penalties (additive, over the whole completion: llama.cpp's
- * own penalties only see a window of recent tokens), and min_tokens' ban of ending tokens.
+ * own penalties only see a window of recent tokens), min_tokens' ban of ending tokens, and a forced token.
  *
  * Biases are written into TokenBias's internal map: its public `set()` silently skips end-of-generation
  * tokens, which min_tokens and a logit_bias on EOS must reach. One TokenBias is reused; node-llama-cpp
@@ -33,6 +35,8 @@ export class SamplingBias {
     private readonly stopTokens: readonly number[],
     minTokens: number,
     vocabularySize: number,
+    /** Some tokens may be forced (`force` in BiasInputs), so the bias is read for every token. */
+    mayForce = false,
   ) {
     this.bias = new TokenBias(model.tokenizer)
     if (options.allowedTokens) {
@@ -43,7 +47,7 @@ export class SamplingBias {
       this.fixed.set(token, value <= -100 ? -Infinity : value >= 100 ? FORCE_LOGIT : value)
     }
     for (const token of options.bannedTokens) this.fixed.set(token, -Infinity)
-    this.dynamic = options.frequencyPenalty !== 0 || options.presencePenalty !== 0 || minTokens > 0
+    this.dynamic = options.frequencyPenalty !== 0 || options.presencePenalty !== 0 || minTokens > 0 || mayForce
     const biases = internalBiases(this.bias)
     for (const [token, value] of this.fixed) biases.set(token as Token, value)
   }
@@ -57,7 +61,7 @@ export class SamplingBias {
    * The bias for the next token. The fixed part is written once; only the entries the dynamic part
    * touched last time are reset, so an allow-list over a large vocabulary costs nothing per token.
    */
-  current({ counts, suppressStops }: BiasInputs): TokenBias {
+  current({ counts, suppressStops, force = null }: BiasInputs): TokenBias {
     if (!this.dynamic) return this.bias
     const biases = internalBiases(this.bias)
     for (const token of this.touched) {
@@ -76,6 +80,11 @@ export class SamplingBias {
     if (suppressStops) {
       for (const token of this.stopTokens) biases.set(token as Token, -Infinity)
       this.touched.push(...this.stopTokens)
+    }
+    if (force !== null) {
+      // Wins over the request's own biases: a budget that a ban could defeat would be no cap.
+      biases.set(force as Token, FORCE_LOGIT)
+      this.touched.push(force)
     }
     return this.bias
   }

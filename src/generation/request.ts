@@ -161,4 +161,9 @@ export interface GenerationRequest {
    * is generated (and counted) but not reported.
    */
   reportReasoning?: boolean
+  /**
+   * A reasoning model's thinking tokens at most (markers included): at the cap the segment's closing marker
+   * is forced and the answer follows, within `maxTokens` as ever. Absent or null = no cap of its own.
+   */
+  thinkingBudget?: number | null
 }

@@ -1,4 +1,4 @@
-import type { ChatMessage, ChatTemplateOptions } from './request.js'
+import type { ChatMessage, ChatTemplateOptions, ToolDefinition } from './request.js'
 
 /** The protocol-free contract for tokenizing and detokenizing. */
 
@@ -6,7 +6,7 @@ export type TokenizeInput =
   /** Raw text; `addSpecial` adds BOS (and EOS) where the model's GGUF asks for them. */
   | { kind: 'text'; text: string; addSpecial: boolean }
   /** Chat messages, rendered exactly as a chat generation renders them. */
-  | { kind: 'chat'; messages: ChatMessage[]; template?: ChatTemplateOptions }
+  | { kind: 'chat'; messages: ChatMessage[]; template?: ChatTemplateOptions; tools?: ToolDefinition[] | null }
 
 export interface TokenizeRequest {
   /** Resolved model id. */

@@ -22,6 +22,7 @@ import { chatRoutes } from './routes/chat.js'
 import { completionRoutes } from './routes/completions.js'
 import { embeddingRoutes } from './routes/embeddings.js'
 import { healthRoutes } from './routes/health.js'
+import { messagesRoutes } from './routes/messages.js'
 import { metricsRoutes } from './routes/metrics.js'
 import { modelRoutes } from './routes/models.js'
 import { tokenizeRoutes } from './routes/tokenize.js'
@@ -152,6 +153,7 @@ export async function buildApp({ config, models, log, metrics }: AppDependencies
     await app.register(modelRoutes, { prefix })
     await app.register(embeddingRoutes, { prefix })
     await app.register(tokenizeRoutes, { prefix })
+    await app.register(messagesRoutes, { prefix, pingMs: config.server.streamPingMs })
   }
   if (config.server.ui) await app.register(uiPlugin)
   return app

@@ -1,6 +1,7 @@
 import type { ModelConfig } from '../config/schema.js'
 import type { ModelLoader } from '../engine/model-loader.js'
 import { ModelNotFoundError, ServeError, StartupError, UnavailableError } from '../errors.js'
+import { ModelNames } from './model-names.js'
 import { Scheduler } from './scheduler.js'
 import { ServedModel, type ModelState } from './served-model.js'
 
@@ -30,7 +31,7 @@ const RECENT_USE_MS = 500
  */
 export class ModelRouter {
   private readonly models: ServedModel[]
-  private readonly byName = new Map<string, ServedModel>()
+  private readonly byName = new ModelNames<ServedModel>()
   /** Loads and unloads run one at a time, so room and memory are judged against a settled set of models. */
   private lifecycle: Promise<unknown> = Promise.resolve()
   private readonly expiring = new Set<ServedModel>()

@@ -1,7 +1,8 @@
 import type { Logger } from 'pino'
 import { EngineError, GENERATION_FAILED, OverloadedError, RequestTimeoutError, ServeError, UnavailableError } from '../errors.js'
 import { Embedder } from '../engine/embedder.js'
-import type { Generation, GenerationPlan } from '../engine/generation.js'
+import type { Generation } from '../engine/generation.js'
+import type { GenerationPlan } from '../engine/generation-plan.js'
 import type { LoadedModel } from '../engine/loaded-model.js'
 import { Tokenizer } from '../engine/tokenizer.js'
 import type { RequestTimings, SubmitOptions } from '../generation/backend.js'
@@ -131,7 +132,7 @@ export class Scheduler {
     return this.lanes.tokenize.run(async () => {
       const tokenizer = new Tokenizer(this.model)
       const { input } = request
-      const tokens = input.kind === 'chat' ? tokenizer.render(input.messages, input.template ?? null) : tokenizer.tokenize(input.text, input.addSpecial)
+      const tokens = input.kind === 'chat' ? tokenizer.render(input.messages, input.template ?? null, input.tools ?? null) : tokenizer.tokenize(input.text, input.addSpecial)
       return { tokens, pieces: request.withPieces ? tokenizer.pieces(tokens) : null, contextSize: this.model.info.contextSize }
     }, options.signal)
   }

@@ -20,7 +20,9 @@ const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null 
  * Diverges from api-surface §5.3's "relax unless strict": an unenforceable keyword is refused whatever
  * `strict` says, so a 200 never carries arguments the schema would reject.
  */
-export function decodeTools(body: ChatCompletionRequest): ToolOptions | null {
+export function decodeTools(
+  body: Pick<ChatCompletionRequest, 'tools' | 'tool_choice' | 'parallel_tool_calls' | 'functions' | 'function_call'>,
+): ToolOptions | null {
   let wireTools: unknown[] | null = body.tools ?? null
   let base = 'tools'
   let wireChoice: unknown = body.tool_choice ?? null

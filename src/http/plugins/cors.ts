@@ -5,6 +5,8 @@ import fp from 'fastify-plugin'
 /** Headers a browser client may read from our answers (request ids, ignored fields, back-off hints). */
 const EXPOSED_HEADERS = [
   'x-request-id',
+  // Anthropic's SDKs read the request id from this one.
+  'request-id',
   'x-ignored-params',
   'retry-after',
   'x-ratelimit-limit',

@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance } from 'fastify'
+import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { InvalidRequestError, RouteNotFoundError, ServeError } from '../../errors.js'
 import { errorBody, fromFastifyError } from '../error-body.js'
@@ -10,19 +10,7 @@ import { errorBody, fromFastifyError } from '../error-body.js'
 export const errorsPlugin = fp(
   async (app: FastifyInstance, options: { bodyLimit: number }) => {
     app.setErrorHandler((error: FastifyError, request, reply) => {
-      const served = error instanceof ServeError ? error : fromFastifyError(error, options.bodyLimit)
-      if (!served && request.raw.destroyed) {
-        // The client went away while its body was being read: nobody to answer, nothing wrong here.
-        request.log.info({ code: error.code }, 'the client closed the connection before its request was read')
-        return reply.status(400).send(errorBody(new InvalidRequestError('The request body was not received in full.', null)))
-      }
-      if (!served) {
-        request.log.error({ err: error }, 'unhandled error')
-        return reply.status(500).send({
-          error: { message: 'The server had an error while processing your request.', type: 'server_error', param: null, code: null },
-        })
-      }
-      if (served.status === 500) request.log.error({ err: served.cause ?? served }, served.message)
+      const served = toServeError(error, request, options.bodyLimit)
       return reply.status(served.status).headers(served.headers).send(errorBody(served))
     })
     app.setNotFoundHandler((request, reply) => {
@@ -32,3 +20,31 @@ export const errorsPlugin = fp(
   },
   { name: 'errors' },
 )
+
+/**
+ * Any error as the ServeError a client is told about, logged where the server is at fault. Shared with the
+ * route plugins that answer in another protocol's envelope (Anthropic's), so every route decides alike.
+ */
+export function toServeError(error: FastifyError, request: FastifyRequest, bodyLimit: number): ServeError {
+  const served = error instanceof ServeError ? error : fromFastifyError(error, bodyLimit)
+  if (!served && request.raw.destroyed) {
+    // The client went away while its body was being read: nobody to answer, nothing wrong here.
+    request.log.info({ code: error.code }, 'the client closed the connection before its request was read')
+    return new InvalidRequestError('The request body was not received in full.', null)
+  }
+  if (!served) {
+    request.log.error({ err: error }, 'unhandled error')
+    return new UnhandledError()
+  }
+  if (served.status === 500) request.log.error({ err: served.cause ?? served }, served.message)
+  return served
+}
+
+/** An error nothing typed: its message is logged, never sent. */
+class UnhandledError extends ServeError {
+  readonly status = 500
+  readonly type = 'server_error'
+  constructor() {
+    super('The server had an error while processing your request.')
+  }
+}

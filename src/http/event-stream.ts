@@ -1,0 +1,73 @@
+import { Readable } from 'node:stream'
+import type { FastifyReply } from 'fastify'
+import { EngineError, GENERATION_FAILED, ServeError } from '../errors.js'
+
+/** One named server-sent event. */
+export interface EventFrame {
+  event: string
+  data: unknown
+}
+
+/**
+ * Sends frames as named server-sent events, `event: <name>\ndata: <json>\n\n` each (Anthropic's framing; no
+ * `[DONE]`). As with sendSse, the caller awaits the first frame before calling this, so errors found before any
+ * output leave as a JSON error with their status; an error after the headers went out becomes the frame
+ * `errorFrame` makes, and the stream ends. A client that disconnects destroys the stream, which returns the
+ * frame iterator and so cancels the generation.
+ */
+export function sendEventStream(reply: FastifyReply, frames: AsyncIterable<EventFrame>, errorFrame: (error: ServeError) => EventFrame): FastifyReply {
+  reply
+    .header('content-type', 'text/event-stream; charset=utf-8')
+    .header('cache-control', 'no-cache')
+    .header('x-accel-buffering', 'no')
+  return reply.send(Readable.from(write(frames, reply, errorFrame), { objectMode: false }))
+}
+
+async function* write(frames: AsyncIterable<EventFrame>, reply: FastifyReply, errorFrame: (error: ServeError) => EventFrame): AsyncGenerator<string> {
+  try {
+    for await (const frame of frames) yield serialize(frame)
+  } catch (error) {
+    const served = error instanceof ServeError ? error : new EngineError(GENERATION_FAILED, error)
+    reply.request.log.error({ err: error }, 'error after the stream started')
+    yield serialize(errorFrame(served))
+  }
+}
+
+function serialize({ event, data }: EventFrame): string {
+  return `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`
+}
+
+const TICK = Symbol('tick')
+
+/**
+ * The source's items, with `ping()` put in whenever it stays silent for `everyMs`: while a request waits in the
+ * queue or its prompt is evaluated, clients and proxies see a live connection. Awaiting the first item of the
+ * result therefore waits at most `everyMs`: a request that starts sooner (or fails sooner) keeps the plain
+ * HTTP status path; one still queued gets its headers and pings.
+ */
+export async function* withHeartbeat<T>(source: AsyncIterable<T>, everyMs: number, ping: () => T): AsyncGenerator<T> {
+  const iterator = source[Symbol.asyncIterator]()
+  let done = false
+  try {
+    let next = iterator.next()
+    for (;;) {
+      let timer: NodeJS.Timeout | undefined
+      const tick = new Promise<typeof TICK>((resolve) => {
+        timer = setTimeout(() => resolve(TICK), everyMs)
+      })
+      const result = await Promise.race([next, tick]).finally(() => clearTimeout(timer))
+      if (result === TICK) {
+        yield ping()
+        continue
+      }
+      if (result.done) {
+        done = true
+        return
+      }
+      yield result.value
+      next = iterator.next()
+    }
+  } finally {
+    if (!done) await iterator.return?.()
+  }
+}
