@@ -1,7 +1,7 @@
 import type { Token } from 'node-llama-cpp'
 import { InvalidRequestError } from '../errors.js'
 import type { LoadedModel } from './loaded-model.js'
-import type { ChatMessage, ChatTemplateOptions } from './types.js'
+import type { ChatMessage, ChatTemplateOptions, ToolDefinition } from './types.js'
 
 /**
  * Text ↔ token ids for one loaded model, as the rest of the server sees them: `/tokenize` and
@@ -26,9 +26,9 @@ export class Tokenizer {
     return tokens
   }
 
-  /** Chat messages through the model's chat template: exactly the prompt `/v1/chat/completions` evaluates. */
-  render(messages: readonly ChatMessage[], template: ChatTemplateOptions | null = null): number[] {
-    return this.loaded.renderer.render(messages, null, template).tokens
+  /** Chat messages (and the tools offered) through the model's chat template: exactly the prompt `/v1/chat/completions` evaluates. */
+  render(messages: readonly ChatMessage[], template: ChatTemplateOptions | null = null, tools: readonly ToolDefinition[] | null = null): number[] {
+    return this.loaded.renderer.render(messages, tools, template).tokens
   }
 
   /**

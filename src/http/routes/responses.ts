@@ -1,0 +1,126 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyInstance } from 'fastify'
+import { decodeResponseRequest, dropOldestTurn, renamedError, type DecodedResponseRequest } from '../../api/codec/responses-request.js'
+import { referencedItemIds, type ResponseItem } from '../../api/codec/responses-items.js'
+import { newResponseMeta, ResponseEventEncoder, type ResponseObject, type ResponseStreamEvent } from '../../api/codec/responses-stream.js'
+import { ErrorBodySchema } from '../../api/schemas/common.js'
+import {
+  InputTokensRequestSchema,
+  InputTokensSchema,
+  ResponseCreateRequestSchema,
+  ResponseObjectSchema,
+  type InputTokensRequest,
+} from '../../api/schemas/responses.js'
+import type { GenerationEvent, GenerationRequest } from '../../engine/types.js'
+import { Tokenizer } from '../../engine/tokenizer.js'
+import { ContextLengthExceededError, EngineError, NotFoundError } from '../../errors.js'
+import { sendEventStream } from '../sse-events.js'
+import { startIterable } from '../sse.js'
+import { submitFor } from '../submit.js'
+
+/** OpenAI's Responses API: a second codec over the same generation as chat (decode, submit, encode). */
+export const responseRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.post(
+    '/responses',
+    {
+      schema: {
+        summary: 'Create a response (OpenAI Responses API; streamed with `stream: true`)',
+        body: ResponseCreateRequestSchema,
+        response: { 200: ResponseObjectSchema, '4xx': ErrorBodySchema, '5xx': ErrorBodySchema },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body
+      const scheduler = await app.router.acquire(body.model)
+      const { info, config } = scheduler.model
+      const store = body.store === false ? null : app.responseStore
+      const decoded = decodeResponseRequest(body, { model: info.id, limits: config, store: store !== null, ...(await loadConversation(app, body)) })
+      const events = await startTruncating(decoded, (generation) => submitFor(request, reply, scheduler, generation))
+      const encoder = new ResponseEventEncoder(newResponseMeta(body.model || info.id), decoded.echo)
+      const stream = encodeEvents(encoder, events, store && ((response) => store.put({ response, input: decoded.input, context: decoded.context })))
+      if (!body.stream) return foldResponse(stream)
+      return sendEventStream(reply, stream, (error) => encoder.fail(error))
+    },
+  )
+
+  app.post(
+    '/responses/input_tokens',
+    {
+      schema: {
+        summary: 'Count the input tokens a response request would evaluate',
+        body: InputTokensRequestSchema,
+        response: { 200: InputTokensSchema, '4xx': ErrorBodySchema, '5xx': ErrorBodySchema },
+      },
+    },
+    async (request) => {
+      const body = request.body
+      const loaded = (await app.router.acquire(body.model)).model
+      const { generation } = decodeResponseRequest(body, { model: loaded.info.id, limits: loaded.config, store: false, ...(await loadConversation(app, body)) })
+      if (generation.input.kind !== 'chat') throw new EngineError('A response request decoded to a non-chat input.')
+      const tools = generation.tools?.definitions ?? null
+      const tokens = new Tokenizer(loaded).render(generation.input.messages, generation.input.template ?? null, tools)
+      return { object: 'response.input_tokens' as const, input_tokens: tokens.length }
+    },
+  )
+}
+
+/** The stored turns a request continues: `previous_response_id`'s conversation and the items `item_reference`s name. */
+async function loadConversation(app: FastifyInstance, body: InputTokensRequest) {
+  const store = app.responseStore
+  const references = new Map<string, ResponseItem>()
+  let prior: ResponseItem[] = []
+  const id = body.previous_response_id
+  if (id != null) {
+    const record = store && (await store.get(id))
+    if (!record) {
+      const why = store ? 'not found' : 'not found: this server stores no responses (--no-store)'
+      throw new NotFoundError(`Previous response with id '${id}' ${why}.`, 'previous_response_id', 'previous_response_not_found')
+    }
+    prior = [...record.context, ...record.response.output]
+  }
+  for (const itemId of referencedItemIds(body.input)) {
+    const item = store && (await store.getItem(itemId))
+    if (item) references.set(itemId, item)
+  }
+  return { prior, references }
+}
+
+/**
+ * Starts the generation. With `truncation: "auto"`, a prompt over the context is retried without its
+ * oldest turn until it fits (OpenAI's rule); otherwise, and when nothing is left to drop, the 400 stands.
+ */
+async function startTruncating(decoded: DecodedResponseRequest, submit: (g: GenerationRequest) => AsyncIterable<GenerationEvent>) {
+  let generation = decoded.generation
+  for (;;) {
+    try {
+      return await startIterable(submit(generation))
+    } catch (error) {
+      const shorter = decoded.echo.truncation === 'auto' && error instanceof ContextLengthExceededError ? dropOldestTurn(generation) : null
+      if (!shorter) throw renamedError(error)
+      generation = shorter
+    }
+  }
+}
+
+/** Encodes the events; the response is stored before its terminal event goes out, so a client can read it back at once. */
+async function* encodeEvents(
+  encoder: ResponseEventEncoder,
+  events: AsyncIterable<GenerationEvent>,
+  store: ((response: ResponseObject) => Promise<void>) | null,
+): AsyncGenerator<ResponseStreamEvent> {
+  yield* encoder.begin()
+  for await (const event of events) {
+    for (const out of encoder.push(event)) {
+      if (store && (out.type === 'response.completed' || out.type === 'response.incomplete')) await store(encoder.response)
+      yield out
+    }
+  }
+}
+
+/** The non-streamed body: the stream's terminal response. */
+async function foldResponse(stream: AsyncIterable<ResponseStreamEvent>): Promise<ResponseObject> {
+  let last: ResponseStreamEvent | null = null
+  for await (const event of stream) last = event
+  if (last?.type !== 'response.completed' && last?.type !== 'response.incomplete') throw new EngineError('Generation ended before the response was complete.')
+  return last.response as ResponseObject
+}
