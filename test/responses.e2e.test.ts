@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { SPM_VOCAB } from '../src/gguf/spm-vocab.js'
 import { postJson, startTestServer, type TestServer } from './helpers/test-server.js'
-import { parseResponseEvents } from './helpers/response-events.js'
+import { checkResponseStream, parseResponseEvents } from './helpers/response-events.js'
 
 let t: TestServer
 const model = 'tiny-chat'
@@ -170,6 +170,7 @@ describe('function tools', () => {
 
     const raw = await postJson(t.origin, '/v1/responses', { model, input: 'Weather?', tools: [WEATHER], tool_choice: 'required', parallel_tool_calls: false, max_output_tokens: 200, stream: true, ...NUDGES })
     const events = parseResponseEvents(raw.text)
+    checkResponseStream(events)
     const types = events.map((e) => e.type)
     expect(types.slice(0, 3)).toEqual(['response.created', 'response.in_progress', 'response.output_item.added'])
     expect(types.filter((x) => x === 'response.function_call_arguments.delta').length).toBeGreaterThan(0)
