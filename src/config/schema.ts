@@ -215,7 +215,7 @@ export const ConfigSchema = Type.Object(
           default: '',
           description: 'Where stored responses live: empty = in this process; redis://[:password@]host:port[/db] = Redis, shared by replicas.',
         }),
-        maxEntries: Type.Integer({ minimum: 1, default: 10_000, description: 'Stored responses kept at most; the least recently used go first.' }),
+        maxEntries: Type.Integer({ minimum: 1, default: 10_000, description: 'Stored responses kept at most; the oldest go first.' }),
         maxBytes: Type.Integer({
           minimum: 1024,
           default: 256 * 1024 * 1024,

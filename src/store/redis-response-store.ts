@@ -9,7 +9,8 @@ type RedisClient = ReturnType<typeof newClient>
 /**
  * Stored responses in Redis, shared by every replica pointed at it. Keys under one prefix:
  * `r:<id>` the response (JSON, expiring after the TTL), `i:<item id>` → the response holding the item,
- * `index` a sorted set of ids by time stored, `sizes` a hash of their byte sizes and `bytes` the sum.
+ * `index` a sorted set of ids by time stored (`seq` orders writes within a millisecond), `sizes` a hash of
+ * their byte sizes and `bytes` the sum.
  * After each write the oldest responses are removed until the entry and byte bounds hold again (those
  * past their TTL first); replicas writing at once may overshoot a bound by their own writes, briefly.
  * Redis's own `maxmemory` stays the hard limit (see deploy/redis.md).
@@ -41,10 +42,12 @@ export class RedisResponseStore implements ResponseStore {
     const bytes = Buffer.byteLength(json)
     if (bytes > this.limits.maxBytes) return
     const px = { expiration: { type: 'PX' as const, value: this.limits.ttlMs } }
+    // Milliseconds, and a shared counter below them: writes in the same millisecond (any replica) keep their order.
+    const score = this.now() + ((await this.client.incr(this.key('seq'))) % 1000) / 1000
     const multi = this.client.multi().set(this.key('r', id), json, px)
     for (const item of itemIds(record)) multi.set(this.key('i', item), id, px)
     await multi
-      .zAdd(this.key('index'), { score: this.now(), value: id })
+      .zAdd(this.key('index'), { score, value: id })
       .hSet(this.key('sizes'), id, bytes)
       .incrBy(this.key('bytes'), bytes)
       .exec()
@@ -95,7 +98,7 @@ export class RedisResponseStore implements ResponseStore {
       .exec()
   }
 
-  private key(kind: 'r' | 'i' | 'index' | 'sizes' | 'bytes', id?: string): string {
+  private key(kind: 'r' | 'i' | 'index' | 'sizes' | 'bytes' | 'seq', id?: string): string {
     return id === undefined ? `${this.prefix}${kind}` : `${this.prefix}${kind}:${id}`
   }
 }

@@ -14,7 +14,7 @@ export interface StoredResponse {
 }
 
 export interface StoreLimits {
-  /** Responses kept at most; the least recently used go first. */
+  /** Responses kept at most; the oldest go first (in process: the least recently used). */
   maxEntries: number
   /** Bytes of stored JSON at most; a single response larger than this is not stored. */
   maxBytes: number
