@@ -1,4 +1,5 @@
 import { createOpenAI } from '@ai-sdk/openai'
+import { ChatOpenAI } from '@langchain/openai'
 import { Agent, OpenAIResponsesModel, run, setDefaultOpenAIClient, setTracingDisabled, tool } from '@openai/agents'
 import { generateObject, generateText, streamText } from 'ai'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -92,5 +93,24 @@ describe('the Vercel AI SDK (openai.responses(model))', () => {
     const schema = z.object({ warm: z.boolean(), city: z.string().max(6) })
     const { object } = await generateObject({ model: provider().responses(model), schema, prompt: 'Forecast?', maxOutputTokens: 100 })
     expect(schema.parse(object)).toEqual(object)
+  })
+})
+
+describe('LangChain ChatOpenAI with useResponsesApi', () => {
+  it('invoke and stream go through /v1/responses', async () => {
+    const served = async () => {
+      const metrics = await (await fetch(`${t.origin}/metrics`)).text()
+      return Number(/gguf_serve_http_requests_total\{route="\/v1\/responses",status="200"\} (\d+)/.exec(metrics)?.[1] ?? 0)
+    }
+    const before = await served()
+    const llm = new ChatOpenAI({ model, useResponsesApi: true, apiKey: 'test', maxTokens: 6, temperature: 0, configuration: { baseURL: `${t.origin}/v1` } })
+    const message = await llm.invoke('Say hi.')
+    expect(typeof message.text).toBe('string')
+    expect(message.text.length).toBeGreaterThan(0)
+    expect(message.response_metadata.id ?? message.id).toMatch(/^resp_|^msg_/)
+    let streamed = ''
+    for await (const chunk of await llm.stream('Say hi.')) streamed += chunk.text
+    expect(streamed).toBe(message.text)
+    await expect.poll(served).toBe(before + 2)
   })
 })
