@@ -30,7 +30,7 @@ describe('--no-store', () => {
     const t = await startTestServer({ store: false, parallel: '1' })
     servers.push(t)
     const created = await t.client.responses.create({ model, input: 'x', max_output_tokens: 2 })
-    expect(created.store).toBe(false)
+    expect((created as any).store).toBe(false)
     expect((await fetch(`${t.origin}/v1/responses/${created.id}`)).status).toBe(404)
     const continued = await postJson(t.origin, '/v1/responses', { model, previous_response_id: created.id, input: 'y' })
     expect(continued.status).toBe(404)

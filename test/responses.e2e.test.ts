@@ -253,14 +253,14 @@ describe('stored responses', () => {
     for await (const item of t.client.responses.inputItems.list(created.id, { limit: 2, order: 'asc' })) all.push(item)
     expect(all.map((item) => item.content[0].text)).toEqual(input.map((m) => m.content))
     expect(all.every((item) => /^msg_/.test(item.id) && item.type === 'message')).toBe(true)
-    const raw = await fetch(`${t.origin}/v1/responses/${created.id}/input_items?limit=2&order=asc&after=${all[1].id}`).then((r) => r.json())
+    const raw: any = await fetch(`${t.origin}/v1/responses/${created.id}/input_items?limit=2&order=asc&after=${all[1].id}`).then((r) => r.json())
     expect(raw).toMatchObject({ object: 'list', first_id: all[2].id, last_id: all[3].id, has_more: true })
 
     await t.client.responses.delete(created.id)
     for (const path of [`/v1/responses/${created.id}`, `/v1/responses/${created.id}/input_items`, '/v1/responses/resp_missing']) {
       const res = await fetch(`${t.origin}${path}`)
       expect(res.status).toBe(404)
-      expect((await res.json()).error).toMatchObject({ type: 'invalid_request_error', code: 'not_found' })
+      expect(((await res.json()) as any).error).toMatchObject({ type: 'invalid_request_error', code: 'not_found' })
     }
     const again = await fetch(`${t.origin}/v1/responses/${created.id}`, { method: 'DELETE' })
     expect(again.status).toBe(404)
@@ -271,7 +271,7 @@ describe('stored responses', () => {
 
   it('store: false is not kept; item_reference resolves stored items', async () => {
     const unstored = await t.client.responses.create({ model, input: 'x', max_output_tokens: 2, store: false })
-    expect(unstored.store).toBe(false)
+    expect((unstored as any).store).toBe(false)
     expect((await fetch(`${t.origin}/v1/responses/${unstored.id}`)).status).toBe(404)
     const stored = await t.client.responses.create({ model, input: 'Question.', max_output_tokens: 4 })
     const referenced = await postJson(t.origin, '/v1/responses', {
