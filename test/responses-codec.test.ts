@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { itemsToChatMessages, decodeInputItems, type ResponseItem } from '../src/api/codec/responses-items.js'
 import { encodeItemPage } from '../src/api/codec/responses-pages.js'
-import { decodeResponseRequest, dropOldestTurn, renameFields } from '../src/api/codec/responses-request.js'
+import { decodeResponseRequest, renameFields, truncateToFit } from '../src/api/codec/responses-request.js'
 import { ResponseEventEncoder } from '../src/api/codec/responses-stream.js'
 import type { GenerationEvent } from '../src/engine/types.js'
 import { EngineError, InvalidRequestError } from '../src/errors.js'
@@ -158,20 +158,27 @@ describe('request decoding', () => {
     expect(renameFields('messages[2].content')).toBe('input')
   })
 
-  it('truncation auto drops the oldest turn, keeps system messages, and the call results left without their call', () => {
+  it('truncation auto drops the fewest oldest turns that make it fit; system messages stay, orphaned call results go', () => {
     const { generation } = decodeResponseRequest(
       {
         instructions: 'sys',
         input: [
+          { role: 'user', content: 'u1' },
           { type: 'function_call', call_id: 'c', name: 'f', arguments: '{}' },
           { type: 'function_call_output', call_id: 'c', output: 'r' },
+          { role: 'user', content: 'u2' },
+          { role: 'assistant', content: 'a2' },
           { role: 'user', content: 'last' },
         ],
       },
       ctx,
     )
-    const shorter = dropOldestTurn(generation)!
-    expect(shorter.input).toMatchObject({ messages: [{ role: 'system' }, { role: 'user', content: 'last' }] })
-    expect(dropOldestTurn(shorter)).toBeNull()
+    const contents = (g: typeof generation) => (g.input.kind === 'chat' ? g.input.messages.map((m) => m.content || m.role) : [])
+    const fitting = (max: number) => (g: typeof generation) => contents(g).length <= max
+    expect(contents(truncateToFit(generation, fitting(7)))).toEqual(contents(generation))
+    expect(contents(truncateToFit(generation, fitting(4)))).toEqual(['sys', 'u2', 'a2', 'last'])
+    expect(contents(truncateToFit(generation, fitting(5)))).toEqual(['sys', 'u2', 'a2', 'last']) // the call's turn takes its result along
+    expect(contents(truncateToFit(generation, fitting(2)))).toEqual(['sys', 'last'])
+    expect(contents(truncateToFit(generation, fitting(1)))).toEqual(['sys', 'last']) // the last turn is never dropped
   })
 })

@@ -334,6 +334,7 @@ describe('refused and invalid fields: 400 naming the field', () => {
     const truncated = await postJson(t.origin, '/v1/responses', { model, input: long, truncation: 'auto', instructions: 'Stay.', max_output_tokens: 2 })
     expect(truncated.status, truncated.text).toBe(200)
     expect(truncated.json.truncation).toBe('auto')
-    expect(truncated.json.usage.input_tokens).toBeLessThanOrEqual(2048)
+    expect(truncated.json.usage.input_tokens).toBeLessThan(2048)
+    expect(truncated.json.usage.input_tokens).toBeGreaterThan(2048 - 250) // only as many turns as needed (one is ~170 tokens)
   })
 })

@@ -118,18 +118,34 @@ export function decodeResponseRequest(body: ResponseCreateRequest | InputTokensR
 }
 
 /**
- * `truncation: "auto"`: the request without its oldest conversation turn (system messages stay; call
- * results left without their call go too), or null when only one turn is left to drop.
+ * `truncation: "auto"` (OpenAI's rule): the fewest oldest turns are dropped until `fits` says the prompt
+ * fits. A turn is the oldest non-system message and the call results right after it (they would be left
+ * without their call); system messages stay. When nothing short of the last turn fits, the shortest
+ * request is returned and the engine's 400 names its real length. Binary search: `fits` may tokenize.
  */
-export function dropOldestTurn(generation: GenerationRequest): GenerationRequest | null {
-  if (generation.input.kind !== 'chat') return null
-  const messages = [...generation.input.messages]
-  const first = messages.findIndex((m) => m.role !== 'system')
-  if (first < 0 || messages.slice(first + 1).every((m) => m.role === 'system')) return null
-  messages.splice(first, 1)
-  while (messages[first]?.role === 'tool') messages.splice(first, 1)
-  if (!messages.some((m) => m.role !== 'system')) return null
-  return { ...generation, input: { ...generation.input, messages } }
+export function truncateToFit(generation: GenerationRequest, fits: (candidate: GenerationRequest) => boolean): GenerationRequest {
+  if (generation.input.kind !== 'chat' || fits(generation)) return generation
+  const { messages } = generation.input
+  const nonSystem = (from: number) => messages.findIndex((m, i) => i >= from && m.role !== 'system')
+  // cuts[k]: after dropping k turns, the non-system messages kept are those at or after this index.
+  const cuts = [nonSystem(0)]
+  for (;;) {
+    let next = nonSystem(cuts.at(-1)! + 1)
+    while (next >= 0 && messages[next]!.role === 'tool') next = nonSystem(next + 1)
+    if (next < 0) break
+    cuts.push(next)
+  }
+  const input = generation.input
+  const build = (k: number): GenerationRequest => ({ ...generation, input: { ...input, messages: messages.filter((m, i) => m.role === 'system' || i >= cuts[k]!) } })
+  let low = 1
+  let high = cuts.length - 1
+  if (high < 1) return generation
+  while (low < high) {
+    const mid = (low + high) >> 1
+    if (fits(build(mid))) high = mid
+    else low = mid + 1
+  }
+  return build(low)
 }
 
 /** A flat Responses function tool → chat's nested one, and the tool as the response echoes it. */

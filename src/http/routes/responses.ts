@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyInstance } from 'fastify'
-import { decodeResponseRequest, dropOldestTurn, renamedError, type DecodedResponseRequest } from '../../api/codec/responses-request.js'
+import { decodeResponseRequest, renamedError, truncateToFit } from '../../api/codec/responses-request.js'
 import { referencedItemIds, type ResponseItem } from '../../api/codec/responses-items.js'
 import { newResponseMeta, ResponseEventEncoder, type ResponseObject, type ResponseStreamEvent } from '../../api/codec/responses-stream.js'
 import { ErrorBodySchema } from '../../api/schemas/common.js'
@@ -13,7 +13,8 @@ import {
 } from '../../api/schemas/responses.js'
 import type { GenerationEvent, GenerationRequest } from '../../engine/types.js'
 import { Tokenizer } from '../../engine/tokenizer.js'
-import { ContextLengthExceededError, EngineError, NotFoundError } from '../../errors.js'
+import { EngineError, NotFoundError } from '../../errors.js'
+import type { LoadedModel } from '../../engine/loaded-model.js'
 import { sendEventStream } from '../sse-events.js'
 import { startIterable } from '../sse.js'
 import { submitFor } from '../submit.js'
@@ -35,7 +36,8 @@ export const responseRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const { info, config } = scheduler.model
       const store = body.store === false ? null : app.responseStore
       const decoded = decodeResponseRequest(body, { model: info.id, limits: config, store: store !== null, ...(await loadConversation(app, body)) })
-      const events = await startTruncating(decoded, (generation) => submitFor(request, reply, scheduler, generation))
+      const generation = decoded.echo.truncation === 'auto' ? truncateToFit(decoded.generation, (g) => promptTokens(scheduler.model, g) < info.contextSize) : decoded.generation
+      const events = await start(() => submitFor(request, reply, scheduler, generation))
       const encoder = new ResponseEventEncoder(newResponseMeta(body.model || info.id), decoded.echo)
       const stream = encodeEvents(encoder, events, store && ((response) => store.put({ response, input: decoded.input, context: decoded.context })))
       if (!body.stream) return foldResponse(stream)
@@ -56,12 +58,15 @@ export const responseRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const body = request.body
       const loaded = (await app.router.acquire(body.model)).model
       const { generation } = decodeResponseRequest(body, { model: loaded.info.id, limits: loaded.config, store: false, ...(await loadConversation(app, body)) })
-      if (generation.input.kind !== 'chat') throw new EngineError('A response request decoded to a non-chat input.')
-      const tools = generation.tools?.definitions ?? null
-      const tokens = new Tokenizer(loaded).render(generation.input.messages, generation.input.template ?? null, tools)
-      return { object: 'response.input_tokens' as const, input_tokens: tokens.length }
+      return { object: 'response.input_tokens' as const, input_tokens: promptTokens(loaded, generation) }
     },
   )
+}
+
+/** The prompt's length as the engine renders it (messages, template options and tools). */
+function promptTokens(model: LoadedModel, generation: GenerationRequest): number {
+  if (generation.input.kind !== 'chat') throw new EngineError('A response request decoded to a non-chat input.')
+  return new Tokenizer(model).render(generation.input.messages, generation.input.template ?? null, generation.tools?.definitions ?? null).length
 }
 
 /** The stored turns a request continues: `previous_response_id`'s conversation and the items `item_reference`s name. */
@@ -85,20 +90,12 @@ async function loadConversation(app: FastifyInstance, body: InputTokensRequest) 
   return { prior, references }
 }
 
-/**
- * Starts the generation. With `truncation: "auto"`, a prompt over the context is retried without its
- * oldest turn until it fits (OpenAI's rule); otherwise, and when nothing is left to drop, the 400 stands.
- */
-async function startTruncating(decoded: DecodedResponseRequest, submit: (g: GenerationRequest) => AsyncIterable<GenerationEvent>) {
-  let generation = decoded.generation
-  for (;;) {
-    try {
-      return await startIterable(submit(generation))
-    } catch (error) {
-      const shorter = decoded.echo.truncation === 'auto' && error instanceof ContextLengthExceededError ? dropOldestTurn(generation) : null
-      if (!shorter) throw renamedError(error)
-      generation = shorter
-    }
+/** Waits for the first event (earlier failures stay HTTP errors), naming the Responses fields in errors. */
+async function start(submit: () => AsyncIterable<GenerationEvent>): Promise<AsyncIterable<GenerationEvent>> {
+  try {
+    return await startIterable(submit())
+  } catch (error) {
+    throw renamedError(error)
   }
 }
 
