@@ -256,7 +256,11 @@ describe('stored responses', () => {
     const raw: any = await fetch(`${t.origin}/v1/responses/${created.id}/input_items?limit=2&order=asc&after=${all[1].id}`).then((r) => r.json())
     expect(raw).toMatchObject({ object: 'list', first_id: all[2].id, last_id: all[3].id, has_more: true })
 
+    const cancel = await postJson(t.origin, `/v1/responses/${created.id}/cancel`, {})
+    expect(cancel.status).toBe(400)
+    expect(cancel.json.error.message).toMatch(/background/)
     await t.client.responses.delete(created.id)
+    expect((await postJson(t.origin, `/v1/responses/${created.id}/cancel`, {})).status).toBe(404)
     for (const path of [`/v1/responses/${created.id}`, `/v1/responses/${created.id}/input_items`, '/v1/responses/resp_missing']) {
       const res = await fetch(`${t.origin}${path}`)
       expect(res.status).toBe(404)

@@ -9,7 +9,7 @@ import {
   ResponseIdParamsSchema,
   ResponseObjectSchema,
 } from '../../api/schemas/responses.js'
-import { NotFoundError } from '../../errors.js'
+import { InvalidRequestError, NotFoundError } from '../../errors.js'
 import type { StoredResponse } from '../../store/response-store.js'
 
 const ERRORS = { '4xx': ErrorBodySchema, '5xx': ErrorBodySchema }
@@ -33,6 +33,16 @@ export const responseRecordRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => encodeItemPage((await stored(app, request.params.id)).input, request.query),
+  )
+
+  app.post(
+    '/responses/:id/cancel',
+    { schema: { summary: 'Cancel a background response (none run here: always 400 for a stored id)', params: ResponseIdParamsSchema, response: ERRORS } },
+    async (request) => {
+      await stored(app, request.params.id)
+      // OpenAI's answer for a response that was not created in the background; `background: true` is refused here.
+      throw new InvalidRequestError('Only background responses can be cancelled, and this server runs none (background: true is refused).', 'response_id')
+    },
   )
 
   app.delete(
