@@ -1,7 +1,7 @@
 import { createOpenAI } from '@ai-sdk/openai'
 import { ChatOpenAI } from '@langchain/openai'
 import { Agent, OpenAIResponsesModel, run, setDefaultOpenAIClient, setTracingDisabled, tool } from '@openai/agents'
-import { generateObject, generateText, streamText } from 'ai'
+import { generateObject, generateText, stepCountIs, streamText, tool as aiTool } from 'ai'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { SPM_VOCAB } from '../src/gguf/spm-vocab.js'
@@ -87,6 +87,36 @@ describe('the Vercel AI SDK (openai.responses(model))', () => {
     for await (const delta of result.textStream) text += delta
     expect(text).toBe(plain.text)
     expect((await result.usage).outputTokens).toBe(plain.usage.outputTokens)
+  })
+
+  it('a tool round trip in two steps: the call, then its output and a text answer', async () => {
+    const bodies: any[] = []
+    // Records each request, and adds the nudges (a server extension the AI SDK has no option for).
+    const fetchSpy: typeof fetch = async (url, init) => {
+      const body = JSON.parse(String(init?.body))
+      bodies.push(body)
+      return fetch(url, { ...init, body: JSON.stringify({ ...body, ...NUDGES }) })
+    }
+    const calls: unknown[] = []
+    const result = await generateText({
+      model: createOpenAI({ baseURL: `${t.origin}/v1`, apiKey: 'test', fetch: fetchSpy }).responses(model),
+      prompt: 'Weather in Paris?',
+      tools: { get_weather: aiTool({ description: 'Weather', inputSchema: z.object({ city: z.string().max(8) }), execute: async (args) => (calls.push(args), 'sunny') }) },
+      toolChoice: 'required',
+      prepareStep: ({ stepNumber }) => (stepNumber === 1 ? { toolChoice: 'none' } : {}),
+      stopWhen: stepCountIs(2),
+      maxOutputTokens: 200,
+      providerOptions: { openai: { parallelToolCalls: false } },
+    })
+    expect(calls).toHaveLength(1)
+    expect(result.steps).toHaveLength(2)
+    expect(result.steps[0]!.toolCalls[0]!.toolName).toBe('get_weather')
+    const callId = result.steps[0]!.toolCalls[0]!.toolCallId
+    const second = bodies[1].input as any[]
+    // The call goes back in full or (with stored items) as an item_reference; either must be understood.
+    expect(second.some((item) => (item.type === 'function_call' && item.call_id === callId) || item.type === 'item_reference'), JSON.stringify(second)).toBe(true)
+    expect(second.some((item) => item.type === 'function_call_output' && item.call_id === callId)).toBe(true)
+    expect(result.steps[1]!.content.some((part) => part.type === 'text')).toBe(true)
   })
 
   it('generateObject: a valid object for the schema', async () => {
