@@ -41,6 +41,9 @@ program
   .option('--log-prompts', 'also log prompts and outputs (off: they may hold private data) [env: GGUF_SERVE_LOG_PROMPTS]')
   .option('--docs', 'serve an interactive API reference at /docs [env: GGUF_SERVE_DOCS]')
   .option('--trust-request-chat-template', 'let requests send their own chat_template (only if every client is trusted) [env: GGUF_SERVE_TRUST_REQUEST_CHAT_TEMPLATE]')
+  .option('--store', 'keep /v1/responses results for retrieval and previous_response_id [env: GGUF_SERVE_STORE] (default: on)')
+  .option('--no-store', 'do not keep /v1/responses results')
+  .option('--responses-store <url>', 'keep stored responses in Redis (redis://host:port), shared by replicas [env: GGUF_SERVE_RESPONSES_STORE] (default: in this process)')
   .option('--ui', 'serve the web playground and dashboard at / [env: GGUF_SERVE_UI] (default: on)')
   .option('--no-ui', 'do not serve the web playground and dashboard')
   .addOption(

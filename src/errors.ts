@@ -87,6 +87,15 @@ export class RouteNotFoundError extends ServeError {
   }
 }
 
+/** 404 for a stored object (a response, an item) that does not exist, was deleted or has expired. */
+export class NotFoundError extends ServeError {
+  readonly status = 404
+  readonly type = 'invalid_request_error'
+  constructor(message: string, param: string | null, code = 'not_found') {
+    super(message, { param, code })
+  }
+}
+
 /** 413: the request body is over the configured limit. */
 export class PayloadTooLargeError extends ServeError {
   readonly status = 413

@@ -59,7 +59,7 @@ describe('sendEventStream', () => {
         yield { event: 'message_start', data: { type: 'message_start' } }
         throw new InvalidRequestError('went wrong', null)
       }
-      return sendEventStream(reply, frames(), (error) => ({ event: 'error', data: { type: 'error', error: { type: error.type, message: error.message } } }))
+      return sendEventStream(reply, frames(), (error) => [{ event: 'error', data: { type: 'error', error: { type: error.type, message: error.message } } }])
     })
     const response = await app.inject({ method: 'GET', url: '/' })
     expect(response.headers['content-type']).toBe('text/event-stream; charset=utf-8')

@@ -37,6 +37,8 @@ export const SETTINGS: readonly Setting[] = [
   { flag: 'docs', env: 'DOCS', path: ['server', 'docs'], boolean: true },
   { flag: 'ui', env: 'UI', path: ['server', 'ui'], boolean: true },
   { flag: 'requestTimeoutMs', env: 'REQUEST_TIMEOUT_MS', path: ['server', 'requestTimeoutMs'], numeric: true },
+  { flag: 'store', env: 'STORE', path: ['responses', 'store'], boolean: true },
+  { flag: 'responsesStore', env: 'RESPONSES_STORE', path: ['responses', 'storeUrl'] },
   { flag: 'logLevel', env: 'LOG_LEVEL', path: ['log', 'level'] },
   { flag: 'logPrompts', env: 'LOG_PROMPTS', path: ['log', 'prompts'], boolean: true },
   { flag: 'gpu', env: 'GPU', path: ['engine', 'gpu'] },

@@ -210,6 +210,29 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    responses: Type.Object(
+      {
+        store: Type.Boolean({
+          default: true,
+          description:
+            'Keep /v1/responses results (store: true, the default per request) for retrieval and previous_response_id; ' +
+            'false (--no-store) keeps nothing.',
+        }),
+        storeUrl: Type.String({
+          default: '',
+          description: 'Where stored responses live: empty = in this process; redis://[:password@]host:port[/db] = Redis, shared by replicas.',
+        }),
+        maxEntries: Type.Integer({ minimum: 1, default: 10_000, description: 'Stored responses kept at most; the oldest go first.' }),
+        maxBytes: Type.Integer({
+          minimum: 1024,
+          default: 256 * 1024 * 1024,
+          description: 'Bytes of stored responses (JSON) at most; a single larger response is not stored.',
+        }),
+        ttlMs: Type.Integer({ minimum: 1000, default: 24 * 3600_000, description: 'A stored response is dropped this long after it was created.' }),
+        redisKeyPrefix: Type.String({ default: 'gguf-serve:responses:', description: 'Prefix of every Redis key the store writes.' }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     engine: Type.Object(
       {
         gpu: Type.Union(

@@ -26,6 +26,10 @@ import { messagesRoutes } from './routes/messages.js'
 import { metricsRoutes } from './routes/metrics.js'
 import { modelRoutes } from './routes/models.js'
 import { tokenizeRoutes } from './routes/tokenize.js'
+import { responseRecordRoutes } from './routes/response-records.js'
+import { responseRoutes } from './routes/responses.js'
+import { openResponseStore } from '../store/open-response-store.js'
+import type { ResponseStore } from '../store/response-store.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -34,6 +38,8 @@ declare module 'fastify' {
     metrics: ServeMetrics
     /** `log.prompts`: prompts and outputs go into request log lines only when this is set. */
     logPrompts: boolean
+    /** Stored /v1/responses results; null with `--no-store`. */
+    responseStore: ResponseStore | null
   }
   interface FastifyRequest {
     /** Filled while a generation runs; logged once when the response ends. */
@@ -53,6 +59,8 @@ export interface AppDependencies {
   models: ModelBackend
   log: Logger
   metrics: ServeMetrics
+  /** Defaults to the store `config.responses` describes (opened here, closed with the app). */
+  responseStore?: ResponseStore | null
 }
 
 /** Same routes under every base URL clients are configured with: `/v1` (OpenAI), none, and DeepInfra's `/v1/openai`. */
@@ -61,7 +69,8 @@ const API_PREFIXES = ['/v1', '', '/v1/openai']
 const MAX_REQUEST_ID_LENGTH = 128
 
 /** The app as a plugin tree; it never listens (the CLI and tests do). */
-export async function buildApp({ config, models, log, metrics }: AppDependencies): Promise<FastifyInstance> {
+export async function buildApp({ config, models, log, metrics, responseStore }: AppDependencies): Promise<FastifyInstance> {
+  const store = responseStore === undefined ? await openResponseStore(config.responses, log) : responseStore
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
     // Fastify's two lines per request are replaced by one of ours, with tokens and timings.
@@ -100,6 +109,10 @@ export async function buildApp({ config, models, log, metrics }: AppDependencies
   app.decorate('models', models)
   app.decorate('metrics', metrics)
   app.decorate('logPrompts', config.log.prompts)
+  app.decorate('responseStore', store)
+  app.addHook('onClose', async () => {
+    await store?.close()
+  })
   // Fastify forbids a shared object as a request decoration: null here, a fresh object per request below.
   app.decorateRequest('generationLog', null as unknown as FastifyRequest['generationLog'])
   app.addHook('onRequest', async (request, reply) => {
@@ -154,6 +167,8 @@ export async function buildApp({ config, models, log, metrics }: AppDependencies
     await app.register(embeddingRoutes, { prefix })
     await app.register(tokenizeRoutes, { prefix })
     await app.register(messagesRoutes, { prefix, pingMs: config.server.streamPingMs })
+    await app.register(responseRoutes, { prefix })
+    await app.register(responseRecordRoutes, { prefix })
   }
   if (config.server.ui) await app.register(uiPlugin)
   return app

@@ -12,24 +12,24 @@ export interface EventFrame {
  * Sends frames as named server-sent events, `event: <name>\ndata: <json>\n\n` each (Anthropic's framing; no
  * `[DONE]`). As with sendSse, the caller awaits the first frame before calling this, so errors found before any
  * output leave as a JSON error with their status; an error after the headers went out becomes the frame
- * `errorFrame` makes, and the stream ends. A client that disconnects destroys the stream, which returns the
+ * `errorFrames` makes (Anthropic's one `error` event; OpenAI Responses' `error` and `response.failed`), and the stream ends. A client that disconnects destroys the stream, which returns the
  * frame iterator and so cancels the generation.
  */
-export function sendEventStream(reply: FastifyReply, frames: AsyncIterable<EventFrame>, errorFrame: (error: ServeError) => EventFrame): FastifyReply {
+export function sendEventStream(reply: FastifyReply, frames: AsyncIterable<EventFrame>, errorFrames: (error: ServeError) => EventFrame[]): FastifyReply {
   reply
     .header('content-type', 'text/event-stream; charset=utf-8')
     .header('cache-control', 'no-cache')
     .header('x-accel-buffering', 'no')
-  return reply.send(Readable.from(write(frames, reply, errorFrame), { objectMode: false }))
+  return reply.send(Readable.from(write(frames, reply, errorFrames), { objectMode: false }))
 }
 
-async function* write(frames: AsyncIterable<EventFrame>, reply: FastifyReply, errorFrame: (error: ServeError) => EventFrame): AsyncGenerator<string> {
+async function* write(frames: AsyncIterable<EventFrame>, reply: FastifyReply, errorFrames: (error: ServeError) => EventFrame[]): AsyncGenerator<string> {
   try {
     for await (const frame of frames) yield serialize(frame)
   } catch (error) {
     const served = error instanceof ServeError ? error : new EngineError(GENERATION_FAILED, error)
     reply.request.log.error({ err: error }, 'error after the stream started')
-    yield serialize(errorFrame(served))
+    for (const frame of errorFrames(served)) yield serialize(frame)
   }
 }
 

@@ -56,7 +56,7 @@ export const messagesRoutes: FastifyPluginAsyncTypebox<{
       const events = submitFor(request, reply, generation)
       if (!body.stream) return foldMessage(events, encoder)
       const frames = withHeartbeat(flatMap(events, (event) => encoder.push(event)), pingMs, () => ({ event: 'ping', data: { type: 'ping' } }))
-      return sendEventStream(reply, await startIterable(frames), (error) => ({ event: 'error', data: encodeAnthropicError(error, request.id).body }))
+      return sendEventStream(reply, await startIterable(frames), (error) => [{ event: 'error', data: encodeAnthropicError(error, request.id).body }])
     },
   )
 

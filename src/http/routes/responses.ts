@@ -1,0 +1,132 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyInstance } from 'fastify'
+import { decodeResponseRequest, renamedError, truncateToFit } from '../../api/codec/responses-request.js'
+import { referencedItemIds, type ResponseItem } from '../../api/codec/responses-items.js'
+import { newResponseMeta, ResponseEventEncoder, type ResponseObject, type ResponseStreamEvent } from '../../api/codec/responses-stream.js'
+import { ErrorBodySchema } from '../../api/schemas/common.js'
+import {
+  InputTokensRequestSchema,
+  InputTokensSchema,
+  ResponseCreateRequestSchema,
+  ResponseObjectSchema,
+  type InputTokensRequest,
+} from '../../api/schemas/responses.js'
+import { EngineError, NotFoundError } from '../../errors.js'
+import type { GenerationEvent } from '../../generation/events.js'
+import type { GenerationRequest } from '../../generation/request.js'
+import { abortSignalFor } from '../abort-signal.js'
+import { sendEventStream } from '../event-stream.js'
+import { flatMap, startIterable } from '../sse.js'
+import { submitFor } from '../submit.js'
+
+/** OpenAI's Responses API: a second codec over the same generation as chat (decode, submit, encode). */
+export const responseRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.post(
+    '/responses',
+    {
+      schema: {
+        summary: 'Create a response (OpenAI Responses API; streamed with `stream: true`)',
+        body: ResponseCreateRequestSchema,
+        response: { 200: ResponseObjectSchema, '4xx': ErrorBodySchema, '5xx': ErrorBodySchema },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body
+      const model = await app.models.defaults(body.model)
+      const store = body.store === false ? null : app.responseStore
+      const decoded = decodeResponseRequest(body, { model: model.id, limits: model, store: store !== null, ...(await loadConversation(app, body)) })
+      const generation =
+        decoded.echo.truncation === 'auto'
+          ? await truncateToFit(decoded.generation, async (g) => {
+              const counted = await countPrompt(app, g, abortSignalFor(reply))
+              return counted.tokens < counted.contextSize
+            })
+          : decoded.generation
+      const events = await start(() => submitFor(request, reply, generation))
+      const encoder = new ResponseEventEncoder(newResponseMeta(body.model || model.id), decoded.echo)
+      const stream = encodeEvents(encoder, events, store && ((response) => store.put({ response, input: decoded.input, context: decoded.context })))
+      if (!body.stream) return foldResponse(stream)
+      return sendEventStream(reply, flatMap(stream, (event) => [{ event: event.type, data: event }]), (error) =>
+        encoder.fail(error).map((event) => ({ event: event.type, data: event })),
+      )
+    },
+  )
+
+  app.post(
+    '/responses/input_tokens',
+    {
+      schema: {
+        summary: 'Count the input tokens a response request would evaluate',
+        body: InputTokensRequestSchema,
+        response: { 200: InputTokensSchema, '4xx': ErrorBodySchema, '5xx': ErrorBodySchema },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body
+      const model = await app.models.defaults(body.model)
+      const { generation } = decodeResponseRequest(body, { model: model.id, limits: model, store: false, ...(await loadConversation(app, body)) })
+      return { object: 'response.input_tokens' as const, input_tokens: (await countPrompt(app, generation, abortSignalFor(reply))).tokens }
+    },
+  )
+}
+
+/** The prompt's length as the engine renders it (messages, template options and tools), and the model's context. */
+async function countPrompt(app: FastifyInstance, generation: GenerationRequest, signal: AbortSignal): Promise<{ tokens: number; contextSize: number }> {
+  if (generation.input.kind !== 'chat') throw new EngineError('A response request decoded to a non-chat input.')
+  const input = { ...generation.input, tools: generation.tools?.definitions ?? null }
+  const counted = await app.models.tokenize({ model: generation.model, input, withPieces: false }, { signal })
+  return { tokens: counted.tokens.length, contextSize: counted.contextSize }
+}
+
+/** The stored turns a request continues: `previous_response_id`'s conversation and the items `item_reference`s name. */
+async function loadConversation(app: FastifyInstance, body: InputTokensRequest) {
+  const store = app.responseStore
+  const references = new Map<string, ResponseItem>()
+  let prior: ResponseItem[] = []
+  const id = body.previous_response_id
+  if (id != null) {
+    const record = store && (await store.get(id))
+    if (!record) {
+      const why = store ? 'not found' : 'not found: this server stores no responses (--no-store)'
+      throw new NotFoundError(`Previous response with id '${id}' ${why}.`, 'previous_response_id', 'previous_response_not_found')
+    }
+    prior = [...record.context, ...record.response.output]
+  }
+  for (const itemId of referencedItemIds(body.input)) {
+    const item = store && (await store.getItem(itemId))
+    if (item) references.set(itemId, item)
+  }
+  return { prior, references }
+}
+
+/** Waits for the first event (earlier failures stay HTTP errors), naming the Responses fields in errors. */
+async function start(submit: () => AsyncIterable<GenerationEvent>): Promise<AsyncIterable<GenerationEvent>> {
+  try {
+    return await startIterable(submit())
+  } catch (error) {
+    throw renamedError(error)
+  }
+}
+
+/** Encodes the events; the response is stored before its terminal event goes out, so a client can read it back at once. */
+async function* encodeEvents(
+  encoder: ResponseEventEncoder,
+  events: AsyncIterable<GenerationEvent>,
+  store: ((response: ResponseObject) => Promise<void>) | null,
+): AsyncGenerator<ResponseStreamEvent> {
+  yield* encoder.begin()
+  for await (const event of events) {
+    for (const out of encoder.push(event)) {
+      if (store && (out.type === 'response.completed' || out.type === 'response.incomplete')) await store(encoder.response)
+      yield out
+    }
+  }
+}
+
+/** The non-streamed body: the stream's terminal response. */
+async function foldResponse(stream: AsyncIterable<ResponseStreamEvent>): Promise<ResponseObject> {
+  let last: ResponseStreamEvent | null = null
+  for await (const event of stream) last = event
+  if (last?.type !== 'response.completed' && last?.type !== 'response.incomplete') throw new EngineError('Generation ended before the response was complete.')
+  return last.response as ResponseObject
+}
