@@ -58,6 +58,8 @@ export interface ModelDefaults {
   parallel: number
   /** Token ids run from 0 to vocabularySize - 1. */
   vocabularySize: number
+  /** Components of a full embedding vector. */
+  embeddingSize: number
   defaults: RequestDefaults
   /** Requests may bring their own chat template. */
   trustRequestChatTemplate: boolean

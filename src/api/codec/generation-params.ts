@@ -45,6 +45,13 @@ export type GenerationParamsDecoded = Omit<GenerationRequest, 'model' | 'input' 
 export type ModelLimits = Pick<ModelDefaults, 'maxChoices' | 'defaults' | 'trustRequestChatTemplate'> &
   Partial<Pick<ModelDefaults, 'parallel' | 'vocabularySize'>>
 
+/** A 400 naming `param` for the first id of `tokens` outside the vocabulary; `where` locates the list in the message. */
+export function checkTokenIds(tokens: readonly number[], vocabularySize: number, param: string, where = param): void {
+  const index = tokens.findIndex((token) => !(Number.isInteger(token) && token >= 0 && token < vocabularySize))
+  if (index < 0) return
+  throw new InvalidRequestError(`Token id ${tokens[index]} at ${where}[${index}] is not in this model's vocabulary (0–${vocabularySize - 1}).`, param)
+}
+
 /** Token ids the request names (biases, stops, bans, a token prompt) must be in the vocabulary; n must fit the slots. */
 export function checkAgainstModel(request: GenerationRequest, limits: ModelLimits): void {
   const { vocabularySize, parallel } = limits
