@@ -67,9 +67,8 @@ export class Embedder {
   /** Validates every input before any is evaluated, so a bad one fails the request at once. */
   async embed(inputs: readonly EmbeddingInput[], { dimensions, signal }: EmbeddingOptions): Promise<EmbeddingResult> {
     const size = this.size
-    if (dimensions !== null && dimensions > size) {
-      throw new InvalidRequestError(`dimensions is ${dimensions}, but this model's embeddings have ${size}; send at most ${size}.`, 'dimensions')
-    }
+    // The codec checked dimensions against the size (ModelDefaults.embeddingSize); this only guards.
+    if (dimensions !== null && dimensions > size) throw new InvalidRequestError(`${dimensions} dimensions exceed the model's ${size}.`, null)
     const where = (i: number) => (inputs.length > 1 ? `input[${i}]` : 'input')
     const { contextSize } = this.loaded.info
     const tokenized = inputs.map((input, i) => {
@@ -79,7 +78,7 @@ export class Embedder {
         if (atLeast > contextSize) throw new ContextLengthExceededError(atLeast, contextSize, where(i), true)
         return this.tokenizer.tokenize(input, true)
       }
-      this.tokenizer.checkIds(input, 'input', where(i))
+      this.tokenizer.checkIds(input)
       return [...input]
     })
     const context = await this.openContext()

@@ -26,10 +26,10 @@ export class RequestPlanner {
 
   /** Renders and checks a request: throws before anything is queued when it cannot be served. */
   plan(request: GenerationRequest): GenerationPlan {
+    // The codec checked token ids and n against this model's facts (ModelDefaults); these guards only keep
+    // a request that skipped it from reaching llama.cpp.
     this.checkTokenIds(request)
-    if (request.n > this.model.info.parallel) {
-      throw new InvalidRequestError(`n is ${request.n}, but this model serves at most ${this.model.info.parallel} choices at once (--parallel).`, 'n')
-    }
+    if (request.n > this.model.info.parallel) throw new InvalidRequestError(`${request.n} choices do not fit ${this.model.info.parallel} slots.`, null)
     this.refuseCertainlyTooLong(request)
     const rendered = this.promptTokens(request)
     let promptTokens = rendered.tokens
@@ -119,22 +119,15 @@ export class RequestPlanner {
 
   /** Every token id the request names (biases, stops, bans, the prompt) must be in the vocabulary. */
   private checkTokenIds(request: GenerationRequest): void {
-    const { sampling, stop } = request
-    const lists: Array<[string, Iterable<number>]> = [
-      ['logit_bias', sampling.logitBias.keys()],
-      ['stop_token_ids', stop.tokenIds],
-      ['bad_token_ids', sampling.bannedTokens],
-      ['allowed_token_ids', sampling.allowedTokens ?? []],
-    ]
-    if (request.input.kind === 'tokens') lists.push(['prompt', request.input.tokens])
-    for (const [param, tokens] of lists) {
+    const { sampling, stop, input } = request
+    const lists = [sampling.logitBias.keys(), stop.tokenIds, sampling.bannedTokens, sampling.allowedTokens ?? [], input.kind === 'tokens' ? input.tokens : []]
+    for (const tokens of lists) {
       for (const token of tokens) {
-        if (!this.model.vocabulary.has(token)) {
-          throw new InvalidRequestError(`Token id ${token} in '${param}' is not in this model's vocabulary (0–${this.model.vocabulary.size - 1}).`, param)
-        }
+        if (!this.model.vocabulary.has(token)) throw new InvalidRequestError(`Token id ${token} is not in this model's vocabulary.`, null)
       }
     }
   }
+
 
   private toolGrammar(tools: ToolOptions): string {
     const key = JSON.stringify(tools)

@@ -38,8 +38,8 @@ export class Tokenizer {
    * come back with a leading space. llama.cpp's own `remove_special` does the same; node-llama-cpp never
    * sets it.
    */
-  detokenize(tokens: readonly number[], keepSpecial: boolean, param: string): string {
-    this.checkIds(tokens, param)
+  detokenize(tokens: readonly number[], keepSpecial: boolean): string {
+    this.checkIds(tokens)
     const { model } = this.loaded
     const start = !keepSpecial && tokens[0] === model.tokens.bos ? 1 : 0
     return model.detokenize(tokens.slice(start) as Token[], keepSpecial)
@@ -50,14 +50,12 @@ export class Tokenizer {
     return tokens.map((token) => this.loaded.vocabulary.text(token))
   }
 
-  /** A 400 naming `param` for the first id outside the vocabulary; `where` locates the list in the message. */
-  checkIds(tokens: readonly number[], param: string, where = param): void {
-    const { vocabulary } = this.loaded
-    const index = tokens.findIndex((token) => !vocabulary.has(token))
-    if (index < 0) return
-    throw new InvalidRequestError(
-      `Token id ${tokens[index]} at ${where}[${index}] is not in this model's vocabulary (0–${vocabulary.size - 1}).`,
-      param,
-    )
+  /**
+   * Token ids outside the vocabulary never reach llama.cpp. The codecs check ids against the model's
+   * vocabulary size and name the field; this guard only reports the fact.
+   */
+  checkIds(tokens: readonly number[]): void {
+    const token = tokens.find((t) => !this.loaded.vocabulary.has(t))
+    if (token !== undefined) throw new InvalidRequestError(`Token id ${token} is not in this model's vocabulary.`, null)
   }
 }

@@ -54,6 +54,12 @@ export interface ModelDefaults {
   fingerprint: string
   /** Largest n per request. */
   maxChoices: number
+  /** Slots: choices generated at once, so also a limit on n. */
+  parallel: number
+  /** Token ids run from 0 to vocabularySize - 1. */
+  vocabularySize: number
+  /** Components of a full embedding vector. */
+  embeddingSize: number
   defaults: RequestDefaults
   /** Requests may bring their own chat template. */
   trustRequestChatTemplate: boolean

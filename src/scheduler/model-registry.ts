@@ -30,6 +30,9 @@ export class ModelRegistry implements ModelBackend {
       id: info.id,
       fingerprint: info.fingerprint,
       maxChoices: config.maxChoices,
+      parallel: info.parallel,
+      vocabularySize: scheduler.model.vocabulary.size,
+      embeddingSize: scheduler.model.model.embeddingVectorSize,
       // The one place the max_tokens default is resolved: the model's default, else its ceiling.
       defaults: { ...config.defaults, maxTokens: config.defaults.maxTokens ?? config.maxTokens },
       trustRequestChatTemplate: config.trustRequestChatTemplate,

@@ -139,7 +139,7 @@ export class Scheduler {
 
   detokenize(request: DetokenizeRequest, options: SubmitOptions = {}): Promise<string> {
     this.refuseWhenDraining()
-    return this.lanes.detokenize.run(async () => new Tokenizer(this.model).detokenize(request.tokens, request.keepSpecial, 'tokens'), options.signal)
+    return this.lanes.detokenize.run(async () => new Tokenizer(this.model).detokenize(request.tokens, request.keepSpecial), options.signal)
   }
 
   /** Stops admitting; resolves once every queued and running request (generations and lane work) has finished. */

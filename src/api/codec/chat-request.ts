@@ -2,7 +2,7 @@ import { InvalidRequestError } from '../../errors.js'
 import type { ChatMessage, ChatTemplateOptions, GenerationRequest } from '../../generation/request.js'
 import type { ChatCompletionRequest, ChatMessageWire } from '../schemas/chat.js'
 import { decodeHistoryCalls, decodeTools } from './chat-tools.js'
-import { type ModelLimits, decodeGenerationParams, refuseBesideConstrainedOutput, refuseUnsupported, type Refusal } from './generation-params.js'
+import { type ModelLimits, checkAgainstModel, decodeGenerationParams, refuseBesideConstrainedOutput, refuseUnsupported, type Refusal } from './generation-params.js'
 
 /** Chat-only fields this server cannot honour yet (see refuseUnsupported). */
 const REFUSED: ReadonlyArray<Refusal<ChatCompletionRequest>> = [
@@ -44,6 +44,7 @@ export function decodeChatRequest(body: ChatCompletionRequest, model: string, li
     promptLogprobs: null,
     echo: false,
   }
+  checkAgainstModel(request, limits)
   refuseBesideConstrainedOutput(request)
   return request
 }

@@ -5,7 +5,7 @@ import type { Completion, CompletionChunk, CompletionRequest, LegacyLogprobs } f
 import type { ResponseMeta } from './chat-response.js'
 import { encodeUsage } from './chat-response.js'
 import { UsageTotals } from './fold-events.js'
-import { type ModelLimits, decodeGenerationParams, refuseBesideConstrainedOutput } from './generation-params.js'
+import { type ModelLimits, checkAgainstModel, decodeGenerationParams, refuseBesideConstrainedOutput } from './generation-params.js'
 
 /** One completions request: a generation per prompt, and what each choice starts with when echoed. */
 export interface DecodedCompletion {
@@ -18,7 +18,6 @@ export interface DecodedCompletion {
 export function decodeCompletionRequest(body: CompletionRequest, model: string, limits: ModelLimits): DecodedCompletion {
   const params = decodeGenerationParams(body, limits)
   const top = body.logprobs === true ? 0 : typeof body.logprobs === 'number' ? body.logprobs : null
-  refuseBesideConstrainedOutput({ ...params, logprobs: top === null ? null : { top } })
   const echo = body.echo ?? false
   const prompts = normalizePrompts(body.prompt)
   const suffix = body.suffix ?? null
@@ -38,6 +37,8 @@ export function decodeCompletionRequest(body: CompletionRequest, model: string, 
       echo,
     }
   })
+  for (const request of requests) checkAgainstModel(request, limits)
+  if (requests[0]) refuseBesideConstrainedOutput(requests[0])
   return { requests, echoTexts: echo ? prompts.map((p) => (typeof p === 'string' ? p : null)) : null }
 }
 

@@ -1,6 +1,8 @@
 import { InvalidRequestError } from '../../errors.js'
 import type { EmbeddingInput, EmbeddingRequest as Embedding, EmbeddingResult } from '../../generation/embedding.js'
+import type { ModelDefaults } from '../../generation/backend.js'
 import type { EmbeddingRequest, EmbeddingResponse } from '../schemas/embeddings.js'
+import { checkTokenIds } from './generation-params.js'
 
 export type EmbeddingEncoding = 'float' | 'base64'
 
@@ -10,9 +12,20 @@ export interface EmbeddingJob {
   encoding: EmbeddingEncoding
 }
 
-/** Wire request → protocol-free request; `model` is the resolved id. The model's size (for `dimensions`) is checked by the engine. */
-export function decodeEmbeddingRequest(body: EmbeddingRequest, model: string): EmbeddingJob {
-  return { request: { model, inputs: decodeInputs(body.input), dimensions: body.dimensions ?? null }, encoding: body.encoding_format ?? 'float' }
+/** Wire request → protocol-free request; `model` is the resolved id, `facts` (when known) bound dimensions and token ids. */
+export function decodeEmbeddingRequest(body: EmbeddingRequest, model: string, facts?: Pick<ModelDefaults, 'embeddingSize' | 'vocabularySize'>): EmbeddingJob {
+  const inputs = decodeInputs(body.input)
+  const dimensions = body.dimensions ?? null
+  if (facts) {
+    const size = facts.embeddingSize
+    if (dimensions !== null && dimensions > size) {
+      throw new InvalidRequestError(`dimensions is ${dimensions}, but this model's embeddings have ${size}; send at most ${size}.`, 'dimensions')
+    }
+    inputs.forEach((input, i) => {
+      if (typeof input !== 'string') checkTokenIds(input, facts.vocabularySize, 'input', inputs.length > 1 ? `input[${i}]` : 'input')
+    })
+  }
+  return { request: { model, inputs, dimensions }, encoding: body.encoding_format ?? 'float' }
 }
 
 function decodeInputs(input: EmbeddingRequest['input']): EmbeddingInput[] {

@@ -38,8 +38,44 @@ export function ignoredParams(body: object, schema: { properties: object }): str
 /** The decoded fields every generation endpoint shares: sampling, length, stops, n, grammar. */
 export type GenerationParamsDecoded = Omit<GenerationRequest, 'model' | 'input' | 'logprobs' | 'promptLogprobs' | 'echo'>
 
-/** What a model contributes to decoding: its `n` limit and the defaults it sets. */
-export type ModelLimits = Pick<ModelDefaults, 'maxChoices' | 'defaults' | 'trustRequestChatTemplate'>
+/**
+ * What a model contributes to decoding: its `n` limit and the defaults it sets, and (when known) its slots
+ * and vocabulary, against which n and token ids are checked here rather than in the engine.
+ */
+export type ModelLimits = Pick<ModelDefaults, 'maxChoices' | 'defaults' | 'trustRequestChatTemplate'> &
+  Partial<Pick<ModelDefaults, 'parallel' | 'vocabularySize'>>
+
+/** A 400 naming `param` for the first id of `tokens` outside the vocabulary; `where` locates the list in the message. */
+export function checkTokenIds(tokens: readonly number[], vocabularySize: number, param: string, where = param): void {
+  const index = tokens.findIndex((token) => !(Number.isInteger(token) && token >= 0 && token < vocabularySize))
+  if (index < 0) return
+  throw new InvalidRequestError(`Token id ${tokens[index]} at ${where}[${index}] is not in this model's vocabulary (0–${vocabularySize - 1}).`, param)
+}
+
+/** Token ids the request names (biases, stops, bans, a token prompt) must be in the vocabulary; n must fit the slots. */
+export function checkAgainstModel(request: GenerationRequest, limits: ModelLimits): void {
+  const { vocabularySize, parallel } = limits
+  if (vocabularySize !== undefined) {
+    const { sampling, stop } = request
+    const lists: Array<[string, Iterable<number>]> = [
+      ['logit_bias', sampling.logitBias.keys()],
+      ['stop_token_ids', stop.tokenIds],
+      ['bad_token_ids', sampling.bannedTokens],
+      ['allowed_token_ids', sampling.allowedTokens ?? []],
+    ]
+    if (request.input.kind === 'tokens') lists.push(['prompt', request.input.tokens])
+    for (const [param, tokens] of lists) {
+      for (const token of tokens) {
+        if (!(Number.isInteger(token) && token >= 0 && token < vocabularySize)) {
+          throw new InvalidRequestError(`Token id ${token} in '${param}' is not in this model's vocabulary (0–${vocabularySize - 1}).`, param)
+        }
+      }
+    }
+  }
+  if (parallel !== undefined && request.n > parallel) {
+    throw new InvalidRequestError(`n is ${request.n}, but this model serves at most ${parallel} choices at once (--parallel).`, 'n')
+  }
+}
 
 /**
  * Shared fields of a chat or completions request → their protocol-free form. A value absent from the

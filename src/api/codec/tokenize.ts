@@ -2,7 +2,8 @@ import { InvalidRequestError } from '../../errors.js'
 import type { DetokenizeRequest, TokenizeInput, TokenizeRequest as Tokenize, TokenizeResult } from '../../generation/tokenizing.js'
 import type { DetokenizeRequest as DetokenizeWire, TokenizeRequest, TokenizeResponse } from '../schemas/tokenize.js'
 import { decodeChatRequest } from './chat-request.js'
-import type { ModelLimits } from './generation-params.js'
+import type { ModelDefaults } from '../../generation/backend.js'
+import { checkTokenIds, type ModelLimits } from './generation-params.js'
 
 /** Wire request → what to tokenize. `model` is the resolved model id. */
 export function decodeTokenizeRequest(body: TokenizeRequest, model: string, limits: Pick<ModelLimits, 'trustRequestChatTemplate'>): Tokenize {
@@ -32,6 +33,7 @@ export function encodeTokenizeResponse({ tokens, pieces, contextSize }: Tokenize
 }
 
 /** Wire request → ids to turn back into text; special tokens are left out unless `skip_special_tokens` is false. */
-export function decodeDetokenizeRequest(body: DetokenizeWire, model: string): DetokenizeRequest {
+export function decodeDetokenizeRequest(body: DetokenizeWire, model: string, facts?: Pick<ModelDefaults, 'vocabularySize'>): DetokenizeRequest {
+  if (facts) checkTokenIds(body.tokens, facts.vocabularySize, 'tokens')
   return { model, tokens: body.tokens, keepSpecial: !(body.skip_special_tokens ?? true) }
 }

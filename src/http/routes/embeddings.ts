@@ -17,7 +17,7 @@ export const embeddingRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       const body = request.body
       const model = await app.models.defaults(body.model)
-      const job = decodeEmbeddingRequest(body, model.id)
+      const job = decodeEmbeddingRequest(body, model.id, model)
       const result = await app.models.embed(job.request, { signal: abortSignalFor(reply) })
       request.generationLog.usage = { promptTokens: result.promptTokens, completionTokens: 0, cachedTokens: 0 }
       return encodeEmbeddingResponse(result, body.model || model.id, job.encoding)

@@ -38,7 +38,7 @@ export const tokenizeRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const model = await app.models.defaults(request.body.model)
-      return { prompt: await app.models.detokenize(decodeDetokenizeRequest(request.body, model.id), { signal: abortSignalFor(reply) }) }
+      return { prompt: await app.models.detokenize(decodeDetokenizeRequest(request.body, model.id, model), { signal: abortSignalFor(reply) }) }
     },
   )
 }
