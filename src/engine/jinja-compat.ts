@@ -12,6 +12,7 @@ import { Environment, Interpreter, Template } from '@huggingface/jinja'
  * - `selectattr`/`rejectattr`/`select`/`reject`/`map` on none or undefined give an empty sequence, as
  *   Jinja2's (`if value:`) do (Functionary v3.1 without tools); undefined iterates as empty, its
  *   `length` is 0 and string filters see '' (Hermes 2 Pro, Command R+ and Apriel without tools).
+ * - `'…' + mapping` concatenates the mapping's JSON, not "[object Map]" (Functionary v3.2).
  * - `min`/`max` filters (MiniCPM5), `'…{}…'.format(x)` (Hunyuan), and `string` of a dict or list is
  *   Python's repr (Apriel), not JSON.
  *
@@ -147,6 +148,7 @@ const SELECTING_FILTERS = new Set(['selectattr', 'rejectattr', 'select', 'reject
 const interpreter = Interpreter.prototype as unknown as Record<string, (...args: never[]) => Value>
 const originalEvaluate = interpreter.evaluate as unknown as Evaluate
 const originalApplyFilter = interpreter.applyFilter as unknown as (this: unknown, operand: Value, filter: Node, env: Environment) => Value
+const originalBinary = interpreter.evaluateBinaryExpression as unknown as (this: unknown, node: Node, env: Environment) => Value
 const originalFor = interpreter.evaluateFor as unknown as (this: unknown, node: Node, env: Environment) => Value
 const originalMember = interpreter.evaluateMemberExpression as unknown as (this: unknown, expr: Node, env: Environment) => Value
 
@@ -171,6 +173,22 @@ function evaluateObjectLiteral(this: { evaluate: Evaluate }, node: Node, env: En
   }
   return new NumberKeyedObject(entries, keyValues)
 }
+
+/**
+ * `'…' + mapping`: the library printed "[object Map]". Python raises (str + dict); we print the JSON the
+ * template meant (Functionary v3.2 adds tool-call arguments it expects as a JSON string).
+ */
+interpreter.evaluateBinaryExpression = function (this: { evaluate: Evaluate }, node: Node & { operator: { value: string }; left: Node; right: Node }, env: Environment): Value {
+  if (node.operator.value !== '+') return originalBinary.call(this, node, env)
+  const left = this.evaluate(node.left, env)
+  const right = this.evaluate(node.right, env)
+  const container = (v: Value) => is(v, ArrayValue) || is(v, ObjectValue)
+  if ((is(left, StringValue) && container(right)) || (container(left) && is(right, StringValue))) {
+    const text = (v: Value) => (is(v, StringValue) ? (v.value as string) : String(v))
+    return new StringValue(text(left) + text(right))
+  }
+  return originalBinary.call(this, { ...node, left: { type: PRECOMPUTED, value: left }, right: { type: PRECOMPUTED, value: right } }, env)
+} as never
 
 /** Jinja2's Undefined iterates as an empty sequence (`for t in tools` without tools). */
 interpreter.evaluateFor = function (this: { evaluate: Evaluate }, node: Node & { iterable: Node & { lhs?: Node } }, env: Environment): Value {

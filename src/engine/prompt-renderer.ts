@@ -57,8 +57,9 @@ export class PromptRenderer {
     const { stopTokenIds, stopTexts } = this.wrapper ? turnTerminators(this.wrapper, model) : { stopTokenIds: new Set<number>(), stopTexts: [] }
     this.stopTokenIds = stopTokenIds
     this.stopTexts = stopTexts
-    this.toolFormat = detectToolCallFormat(this.template ? templateSource : null)
     this.compiled = this.template ? describe(this.template, this.template.source) : null
+    // A template that does not know tools gets them inlined in the Hermes format (tool-prompt.ts).
+    this.toolFormat = detectToolCallFormat(this.compiled?.knowsTools ? this.compiled.template.source : null)
   }
 
   get format(): string {
