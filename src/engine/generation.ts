@@ -17,6 +17,7 @@ import { TokenTextDecoder } from './token-text-decoder.js'
 import type { ToolCallFormat } from './tool-call-formats.js'
 import { asObjectSchema } from './tool-call-grammar.js'
 import { ToolCallParser, type ToolParseEvent } from './tool-call-parser.js'
+import { echoPrompt } from './prompt-echo.js'
 import type { Slot } from './slot.js'
 import type { FinishReason, GenerationEvent, GenerationRequest, PromptTokenLogprob, TokenLogprob } from './types.js'
 import type { Vocabulary } from './vocabulary.js'
@@ -283,13 +284,15 @@ export class Generation {
     if (end >= this.prefillEnd) this.reportPrompt(this.promptScores)
   }
 
-  /** The prompt as the client sent it: special-token text kept, the BOS the tokenizer adds left out. */
+  /** The prompt as the client sent it (see echoPrompt): special-token text kept, the BOS the tokenizer adds left out. */
   private reportPrompt(logprobs: PromptTokenLogprob[] | null): void {
+    const { input, truncatePromptTokens } = this.plan.request
     const tokens = this.plan.promptTokens
-    const bos = this.model.tokens.bos
-    const text = this.model.detokenize(tokens[0] === bos ? tokens.slice(1) : tokens, true)
-    const scored = logprobs && tokens[0] === bos ? logprobs.slice(1) : logprobs
-    this.events.push({ type: 'prompt', text, logprobs: scored })
+    const withoutBos = tokens[0] === this.model.tokens.bos ? 1 : 0
+    const sent = input.kind === 'text' && truncatePromptTokens === null ? input.text : null
+    const pieces = logprobs?.slice(withoutBos) ?? [{ token: this.model.detokenize(tokens.slice(withoutBos), true), bytes: [], logprob: null, top: null }]
+    const echoed = echoPrompt(pieces, sent, this.vocabulary.spacePrefix)
+    this.events.push({ type: 'prompt', text: echoed.text, logprobs: logprobs ? echoed.logprobs : null })
   }
 
   private async sampleNext(input: Token[]): Promise<Token | null> {
