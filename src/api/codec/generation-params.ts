@@ -39,7 +39,7 @@ export function ignoredParams(body: object, schema: { properties: object }): str
 export type GenerationParamsDecoded = Omit<GenerationRequest, 'model' | 'input' | 'logprobs' | 'promptLogprobs' | 'echo'>
 
 /** What a model's config contributes to decoding: its `n` limit and the sampling defaults it sets. */
-export type ModelLimits = Pick<ModelConfig, 'maxChoices' | 'defaults' | 'trustRequestChatTemplate'>
+export type ModelLimits = Pick<ModelConfig, 'maxChoices' | 'defaults' | 'trustRequestChatTemplate'> & Partial<Pick<ModelConfig, 'seed'>>
 
 /**
  * Shared fields of a chat or completions request → their protocol-free form. A value absent from the
@@ -63,7 +63,8 @@ export function decodeGenerationParams(body: GenerationParams, limits: ModelLimi
       topP: body.top_p ?? defaults.topP ?? 1,
       topK: topK > 0 ? topK : null,
       minP: body.min_p ?? defaults.minP ?? 0,
-      seed: body.seed == null ? randomInt(0, 2 ** 32) : toUint32(body.seed),
+      // The request's seed, else the server's (--seed), else a random one per request.
+      seed: body.seed != null ? toUint32(body.seed) : (limits.seed ?? randomInt(0, 2 ** 32)),
       frequencyPenalty: body.frequency_penalty ?? 0,
       presencePenalty: body.presence_penalty ?? 0,
       repetitionPenalty: body.repetition_penalty ?? 1,
