@@ -27,6 +27,11 @@ const EXPLAINED: Record<string, Record<string, string>> = {
     tools: "The reference fails (json.dumps of a generator): llama.cpp's own template is written for its minja engine, which renders it; so do we.",
     'tool calls and results': 'As for `tools`.',
   },
+  'Kimi-K2-Instruct': {
+    'tool calls and results':
+      "The reference fails (SecurityError: list.append): transformers' immutable sandbox forbids mutating a list, which the template does to queue tool-call ids. llama.cpp's minja renders it; so do we.",
+  },
+  'Kimi-K2-Thinking': { 'tool calls and results': 'As for Kimi-K2-Instruct.' },
   'meetkai-functionary-medium-v3.1': {
     tools:
       "The reference HTML-escapes the tool JSON (&#34;): `'…'|safe + t | tojson` makes Python's Markup escape the JSON it adds. We print the JSON as the template's author meant; Functionary's own code renders it unescaped.",

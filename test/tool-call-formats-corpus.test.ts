@@ -81,7 +81,7 @@ const EXPECTED: Record<string, ToolCallFormatId | `${typeof FALLBACK}: ${string}
 }
 
 /** Templates whose tool-call history does not render in either renderer (see chat-template-fidelity.test.ts). */
-const NO_HISTORY = new Set(['Kimi-K2-Instruct', 'Kimi-K2-Thinking', 'fireworks-ai-llama-3-firefunction-v2', 'CohereForAI-c4ai-command-r-plus-tool_use'])
+const NO_HISTORY = new Set(['fireworks-ai-llama-3-firefunction-v2', 'CohereForAI-c4ai-command-r-plus-tool_use'])
 
 /**
  * Granite 3.3 drops past calls from history; its system prompt teaches the format instead ("respond
@@ -128,7 +128,7 @@ describe.skipIf(!haveCorpus())('tool-call formats of the template corpus', () =>
       expect(JSON.parse(args), name).toEqual(ARGUMENTS)
       formats.add(format.id)
     }
-    // Every format we read has a template here that round-trips (Kimi K2 through moonshotai-Kimi-K2).
+    // Every format we read has a template here that round-trips.
     expect([...formats].sort()).toEqual(
       [...new Set(Object.values(EXPECTED).filter((v) => !v.startsWith(FALLBACK)))].sort(),
     )

@@ -13,6 +13,8 @@ import { Environment, Interpreter, Template } from '@huggingface/jinja'
  *   Jinja2's (`if value:`) do (Functionary v3.1 without tools); undefined iterates as empty, its
  *   `length` is 0 and string filters see '' (Hermes 2 Pro, Command R+ and Apriel without tools).
  * - `'…' + mapping` concatenates the mapping's JSON, not "[object Map]" (Functionary v3.2).
+ * - `list.append(x)` and `list.pop(i)` (Kimi K2 queues tool-call ids): transformers' immutable sandbox refuses them, llama.cpp's
+ *   minja allows it, and so do we, so Kimi K2's tool history renders.
  * - `min`/`max` filters (MiniCPM5), `'…{}…'.format(x)` (Hunyuan), and `string` of a dict or list is
  *   Python's repr (Apriel), not JSON.
  *
@@ -207,6 +209,21 @@ interpreter.evaluateMemberExpression = function (this: { evaluate: Evaluate }, e
   }
   if (is(object, StringValue) && !expr.computed && expr.property?.value === 'format') {
     return new FunctionValue((args: Value[]) => pyFormat(object.value as string, args))
+  }
+  if (is(object, ArrayValue) && !expr.computed && (expr.property?.value === 'append' || expr.property?.value === 'pop')) {
+    const items = object.value as Value[]
+    if (expr.property.value === 'append') {
+      return new FunctionValue((args: Value[]) => {
+        items.push(args[0] ?? new NullValue())
+        return new NullValue()
+      })
+    }
+    return new FunctionValue((args: Value[]) => {
+      const at = args[0] ? (args[0].value as number) : -1
+      const index = at < 0 ? items.length + at : at
+      if (index < 0 || index >= items.length) throw new Error('pop index out of range')
+      return items.splice(index, 1)[0]!
+    })
   }
   return originalMember.call(this, { ...expr, object: { type: PRECOMPUTED, value: object } }, env)
 } as never
