@@ -12,6 +12,7 @@ import { Environment, Interpreter, Template } from '@huggingface/jinja'
  * - `selectattr`/`rejectattr`/`select`/`reject`/`map` on none or undefined give an empty sequence, as
  *   Jinja2's (`if value:`) do (Functionary v3.1 without tools); undefined iterates as empty, its
  *   `length` is 0 and string filters see '' (Hermes 2 Pro, Command R+ and Apriel without tools).
+ * - `{{ x }}` prints Python's str(x): True, False, None, containers as repr.
  * - `'…' + mapping` concatenates the mapping's JSON, not "[object Map]" (Functionary v3.2).
  * - `list.append(x)` and `list.pop(i)` (Kimi K2 queues tool-call ids): transformers' immutable sandbox refuses them, llama.cpp's
  *   minja allows it, and so do we, so Kimi K2's tool history renders.
@@ -190,6 +191,20 @@ interpreter.evaluateBinaryExpression = function (this: { evaluate: Evaluate }, n
     return new StringValue(text(left) + text(right))
   }
   return originalBinary.call(this, { ...node, left: { type: PRECOMPUTED, value: left }, right: { type: PRECOMPUTED, value: right } }, env)
+} as never
+
+/** Statements, whose results are not printed values (the library returns none for most of them). */
+const STATEMENTS = new Set(['Program', 'Set', 'If', 'For', 'Macro', 'CallStatement', 'FilterStatement', 'Break', 'Continue', 'Comment'])
+
+/** `{{ value }}` prints Python's str(): True / False / None, containers as repr (the library printed true, '', JSON). */
+interpreter.evaluateBlock = function (this: { evaluate: Evaluate }, statements: Node[], env: Environment): Value {
+  let out = ''
+  for (const statement of statements) {
+    const value = this.evaluate(statement, env)
+    if (!STATEMENTS.has(statement.type) && (is(value, BooleanValue) || is(value, NullValue) || is(value, ArrayValue) || is(value, ObjectValue))) out += pyStr(value)
+    else if (!is(value, NullValue) && !is(value, UndefinedValue)) out += String(value)
+  }
+  return new StringValue(out)
 } as never
 
 /** Jinja2's Undefined iterates as an empty sequence (`for t in tools` without tools). */
