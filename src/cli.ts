@@ -28,6 +28,7 @@ program
   .option('--threads <auto|N>', 'CPU threads [env: GGUF_SERVE_THREADS] (default: auto = usable CPUs, 1 for models under 32 MB)')
   .option('--parallel <N>', 'parallel slots: requests generated at once [env: GGUF_SERVE_PARALLEL] (default: 4)')
   .option('--max-tokens <N>', 'completion tokens when a request names none, and the ceiling [env: GGUF_SERVE_MAX_TOKENS] (default: 8192)')
+  .option('--seed <N>', 'sampling seed for requests that send none (0 to 2^32-1) [env: GGUF_SERVE_SEED] (default: random per request)')
   .option('--max-loaded-models <N>', 'models held in memory at once; the least recently used idle one is unloaded for another [env: GGUF_SERVE_MAX_LOADED_MODELS] (default: 2)')
   .option('--queue-max <N>', 'requests waiting for a slot per model before 429 [env: GGUF_SERVE_QUEUE_MAX] (default: 64)')
   .option('--request-timeout-ms <ms>', 'deadline per request, queue time included; 0 = none [env: GGUF_SERVE_REQUEST_TIMEOUT_MS] (default: 600000)')

@@ -525,6 +525,15 @@ describe('decodeChatRequest: sampling and limits', () => {
     expect(Number.isInteger(decode({ seed: null }).sampling.seed)).toBe(true)
   })
 
+  it("seed absent: the server's --seed when set; the request's own seed wins", () => {
+    const limits = { ...LIMITS, defaults: { ...LIMITS.defaults, seed: 1234 } }
+    expect(decodeChatRequest(request(), 'm', limits).sampling.seed).toBe(1234)
+    expect(decodeChatRequest(request({ seed: null }), 'm', limits).sampling.seed).toBe(1234)
+    expect(decodeChatRequest(request({ seed: 7 }), 'm', limits).sampling.seed).toBe(7)
+    const unseeded = new Set(Array.from({ length: 8 }, () => decodeChatRequest(request(), 'm', LIMITS).sampling.seed))
+    expect(unseeded.size).toBeGreaterThan(1)
+  })
+
   it.each([
     [0, 0],
     [42, 42],

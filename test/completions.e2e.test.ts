@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { STORIES_MODEL_PATH } from './helpers/models.js'
 import { postJson, sseEvents, startTestServer, type TestServer } from './helpers/test-server.js'
 
 let t: TestServer
@@ -55,10 +56,13 @@ describe('/v1/completions', () => {
     const { text } = scored.choices[0]!
     const lp = scored.choices[0]!.logprobs!
     expect(lp.tokens).toHaveLength(4 + 4) // the four prompt words (BOS is not echoed) and four new tokens
-    expect(lp.tokens!.join('')).toBe(text)
-    expect(text.endsWith(plain.choices[0]!.text)).toBe(true)
-    lp.tokens!.forEach((token, i) => {
-      expect(text.slice(lp.text_offset![i], lp.text_offset![i]! + token.length)).toBe(token)
+    expect(text).toBe(`Once upon a time${plain.choices[0]!.text}`)
+    expectConsistentLogprobs(text, lp)
+    // As in OpenAI and vLLM, the first prompt token has no logprob.
+    expect(lp.token_logprobs![0]).toBeNull()
+    expect(lp.top_logprobs![0]).toBeNull()
+    lp.tokens!.forEach((_, i) => {
+      if (i === 0) return
       expect(lp.token_logprobs![i]).toBeLessThanOrEqual(0)
       const top = lp.top_logprobs![i]!
       expect(Object.keys(top).length).toBeGreaterThan(0)
@@ -68,6 +72,10 @@ describe('/v1/completions', () => {
     })
     // Greedy: every generated token is the top alternative.
     for (let i = 4; i < 8; i++) expect(Math.max(...Object.values(lp.top_logprobs![i]!))).toBeCloseTo(lp.token_logprobs![i]!, 9)
+  })
+
+  it('echo returns string prompts exactly as sent and token-id prompts detokenized, streamed or not', async () => {
+    await expectEchoes(t, MODEL, ['Once upon a time', ' Once upon', 'The little dog\n'])
   })
 
   it('streams text deltas that join to the non-streamed text; usage per the include_usage rules', async () => {
@@ -109,3 +117,48 @@ describe('/v1/completions', () => {
     await bad({}, 'prompt')
   })
 })
+
+describe.skipIf(STORIES_MODEL_PATH === null)('echo on a real trained model (stories260K, from ../shared/models)', () => {
+  let real: TestServer
+  beforeAll(async () => {
+    real = await startTestServer({ model: [STORIES_MODEL_PATH!] })
+  })
+  afterAll(() => real?.close())
+
+  it('returns the prompt as sent; logprobs tokens join to the text; the first prompt token has no logprob', async () => {
+    await expectEchoes(real, 'stories260K', ['Once upon a time', 'Lily saw a big dog. She', ' The cat'])
+  })
+})
+
+type Logprobs = { tokens?: string[]; token_logprobs?: Array<number | null>; text_offset?: number[] }
+
+/** `tokens` join to `text`, and each `text_offset` is where its token stands in it. */
+function expectConsistentLogprobs(text: string, lp: Logprobs) {
+  expect(lp.tokens!.join('')).toBe(text)
+  let offset = 0
+  lp.tokens!.forEach((token, i) => {
+    expect(lp.text_offset![i]).toBe(offset)
+    offset += token.length
+  })
+}
+
+/** For each prompt: echo with and without logprobs, streamed, and as token ids, all start with the prompt as sent. */
+async function expectEchoes(server: TestServer, model: string, prompts: string[]) {
+  for (const prompt of prompts) {
+    const body = { model, prompt, max_tokens: 3, temperature: 0 }
+    const plain = (await server.client.completions.create(body)).choices[0]!.text
+    const echoed = await server.client.completions.create({ ...body, echo: true })
+    expect(echoed.choices[0]!.text).toBe(prompt + plain)
+    const scored = await server.client.completions.create({ ...body, echo: true, logprobs: 1 })
+    expect(scored.choices[0]!.text).toBe(prompt + plain)
+    expectConsistentLogprobs(scored.choices[0]!.text, scored.choices[0]!.logprobs!)
+    expect(scored.choices[0]!.logprobs!.token_logprobs![0]).toBeNull()
+    const streamed = sseEvents((await postJson(server.origin, '/v1/completions', { ...body, echo: true, stream: true })).text)
+    expect(streamed.slice(0, -1).map((c) => c.choices[0]?.text ?? '').join('')).toBe(prompt + plain)
+    // A token-id prompt echoes its detokenized text: the sent string again (SentencePiece's added space dropped).
+    const ids: number[] = (await postJson(server.origin, '/tokenize', { model, prompt })).json.tokens
+    const fromIds = await server.client.completions.create({ ...body, prompt: ids, echo: true, logprobs: 1 })
+    expect(fromIds.choices[0]!.text).toBe(prompt + plain)
+    expectConsistentLogprobs(fromIds.choices[0]!.text, fromIds.choices[0]!.logprobs!)
+  }
+}

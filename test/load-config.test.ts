@@ -88,6 +88,7 @@ describe('loadConfig: defaults', () => {
         batchSize: 512,
         prefillChunkTokens: 128,
         trustRequestChatTemplate: false,
+        seed: null,
         ttl: 0,
         preload: true,
         defaults: {},
@@ -230,6 +231,13 @@ describe('loadConfig: model-level settings', () => {
     for (const model of models) {
       expect(model).toMatchObject({ contextSize: 1024, parallel: 2, threads: 'auto', gpuLayers: 'auto' })
     }
+  })
+
+  it('--seed / GGUF_SERVE_SEED set every model\'s default sampling seed; a bad one names the key', () => {
+    expect(loadConfig({ flags: { config: file, seed: '42' }, env: { GGUF_SERVE_SEED: '7' } }).models.map((m) => m.seed)).toEqual([42, 42])
+    expect(loadConfig({ flags: { config: file }, env: { GGUF_SERVE_SEED: '7' } }).models.every((m) => m.seed === 7)).toBe(true)
+    expect(loadConfig({ flags: { config: file }, env: {} }).models.every((m) => m.seed === null)).toBe(true)
+    expect(startupError({ model: ['x.gguf'], seed: '-1' })).toContain('seed')
   })
 
   it('model settings from flags do not change the other keys of the entries', () => {

@@ -129,16 +129,26 @@ describe('length controls', () => {
 })
 
 describe('stops', () => {
-  it('stop_token_ids ends before that token and reports it as stop_reason', async () => {
+  it('stop_token_ids ends before that token, leaves its text out and reports it as stop_reason (vLLM)', async () => {
     const greedy = await greedyTokens()
     const at = 3
     const stopId = greedy.ids[at]!
     const first = greedy.ids.indexOf(stopId)
-    const res = await chat({ temperature: 0, max_tokens: 16, stop_token_ids: [stopId] })
+    const pieces = (greedy.res.choices[0].logprobs.content as Array<{ token: string }>).map((c) => c.token)
+    const res = await chat({ temperature: 0, max_tokens: 16, stop_token_ids: [stopId], logprobs: true })
     expect(res.choices[0].finish_reason).toBe('stop')
     expect(res.choices[0].stop_reason).toBe(stopId)
     expect(res.usage.completion_tokens).toBe(first + 1)
-    expect(greedy.text.startsWith(res.choices[0].message.content)).toBe(true)
+    expect(res.choices[0].message.content).toBe(pieces.slice(0, first).join(''))
+    // The stop token keeps its logprob, as in vLLM, though its text is not in the content.
+    const logprobs = res.choices[0].logprobs.content as Array<{ token: string }>
+    expect(logprobs.map((c) => c.token)).toEqual(pieces.slice(0, first + 1))
+    const streamed = await postJson(t.origin, '/v1/chat/completions', { model: MODEL, messages: messages('Tell me a story'), temperature: 0, max_tokens: 16, stop_token_ids: [stopId], stream: true })
+    const chunks = sseEvents(streamed.text).filter((c) => c !== '[DONE]')
+    expect(chunks.map((c) => c.choices[0]?.delta?.content ?? '').join('')).toBe(pieces.slice(0, first).join(''))
+    const kept = await chat({ temperature: 0, max_tokens: 16, stop_token_ids: [stopId], include_stop_str_in_output: true })
+    expect(kept.choices[0].message.content).toBe(pieces.slice(0, first + 1).join(''))
+    expect(kept.choices[0].stop_reason).toBe(stopId)
   })
 
   it('include_stop_str_in_output keeps the matched stop string', async () => {

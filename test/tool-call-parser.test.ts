@@ -1,5 +1,17 @@
 import { describe, expect, it } from 'vitest'
-import { HERMES_FORMAT, LLAMA3_JSON_FORMAT, MISTRAL_FORMAT, detectToolCallFormat, type ToolCallFormat } from '../src/engine/tool-call-formats.js'
+import {
+  APERTUS_FORMAT,
+  COMMAND_R7B_FORMAT,
+  DEEPSEEK_R1_FORMAT,
+  FUNCTIONARY_V31_FORMAT,
+  HERMES_FORMAT,
+  KIMI_K2_FORMAT,
+  LLAMA3_JSON_FORMAT,
+  MISTRAL_FORMAT,
+  MISTRAL_V11_FORMAT,
+  detectToolCallFormat,
+  type ToolCallFormat,
+} from '../src/engine/tool-call-formats.js'
 import { ToolCallParser, type ToolParseEvent } from '../src/engine/tool-call-parser.js'
 
 interface Parsed {
@@ -85,6 +97,32 @@ describe('ToolCallParser', () => {
     const text = `{"name": "get_weather", "parameters": ${weather.arguments}}\n{"name": "get_time", "parameters": {}}`
     expectSplitInvariant(LLAMA3_JSON_FORMAT, text, { content: '', calls: [weather, time] }, ['"parameters"'])
     expectSplitInvariant(LLAMA3_JSON_FORMAT, '  \nHello {"name": "x"}', { content: '  \nHello {"name": "x"}', calls: [] }, [])
+  })
+
+  it('command-r7b: a JSON list with tool_name / parameters and an id key first', () => {
+    const text = `Ok.<|START_ACTION|>[\n    {"tool_call_id": "0", "tool_name": "get_weather", "parameters": ${weather.arguments}},\n    {"tool_call_id": "1", "tool_name": "get_time", "parameters": {}}\n]<|END_ACTION|>`
+    expectSplitInvariant(COMMAND_R7B_FORMAT, text, { content: 'Ok.', calls: [weather, time] }, ['<|START_ACTION|>'])
+  })
+
+  it('named formats: the name as text, then the arguments object, split anywhere', () => {
+    const cases: Array<[ToolCallFormat, string]> = [
+      [MISTRAL_V11_FORMAT, `[TOOL_CALLS]get_weather[ARGS]${weather.arguments}[TOOL_CALLS]get_time[CALL_ID]a1B2c3D4e[ARGS]{}`],
+      [
+        KIMI_K2_FORMAT,
+        `<|tool_calls_section_begin|><|tool_call_begin|>functions.get_weather:0<|tool_call_argument_begin|>${weather.arguments}<|tool_call_end|>` +
+          '<|tool_call_begin|>functions.get_time:1<|tool_call_argument_begin|>{}<|tool_call_end|><|tool_calls_section_end|>',
+      ],
+      [FUNCTIONARY_V31_FORMAT, `<function=get_weather>${weather.arguments}</function><function=get_time>{}</function>`],
+      [
+        DEEPSEEK_R1_FORMAT,
+        `<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_weather\n\`\`\`json\n${weather.arguments}\n\`\`\`<｜tool▁call▁end｜>\n` +
+          '<｜tool▁call▁begin｜>function<｜tool▁sep｜>get_time\n```json\n{}\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>',
+      ],
+      [APERTUS_FORMAT, `<|tools_prefix|>[{"get_weather": ${weather.arguments}}, {"get_time": {}}]<|tools_suffix|>`],
+    ]
+    for (const [format, calls] of cases) {
+      expectSplitInvariant(format, `Checking {x}: ${calls}`, { content: 'Checking {x}: ', calls: [weather, time] }, [format.marker!])
+    }
   })
 
   it('a call without arguments gets {}; keys in any order and extra keys are handled', () => {

@@ -4,7 +4,7 @@ import { decodeChatRequest } from '../src/api/codec/chat-request.js'
 import { foldEvents } from '../src/api/codec/fold-events.js'
 import type { ChatCompletionRequest } from '../src/api/schemas/chat.js'
 import { toolCallGrammar, textWithout } from '../src/engine/tool-call-grammar.js'
-import { HERMES_FORMAT, LLAMA3_JSON_FORMAT, MISTRAL_FORMAT } from '../src/engine/tool-call-formats.js'
+import { COMMAND_R7B_FORMAT, HERMES_FORMAT, KIMI_K2_FORMAT, LLAMA3_JSON_FORMAT, MISTRAL_FORMAT } from '../src/engine/tool-call-formats.js'
 import type { GenerationEvent } from '../src/generation/events.js'
 import { InvalidRequestError } from '../src/errors.js'
 
@@ -106,6 +106,13 @@ describe('toolCallGrammar', () => {
     const named = toolCallGrammar(HERMES_FORMAT, { ...tools, choice: { kind: 'named', name: 'g' } })!
     expect(named).not.toContain('"f"')
     expect(named).toContain('"{}"')
+  })
+
+  it('named formats write the name as text before the arguments; JSON formats use their own keys', () => {
+    const kimi = toolCallGrammar(KIMI_K2_FORMAT, { ...tools, choice: { kind: 'required' } })!
+    expect(kimi).toMatch(/^tool-call-0 ::= "functions\.f" ":" \[0-9\]\+ "<\|tool_call_argument_begin\|>" /m)
+    expect(kimi).toMatch(/^tool-calls ::= "<\|tool_calls_section_begin\|>" tool-call \( tool-call \)\* "<\|tool_calls_section_end\|>"$/m)
+    expect(toolCallGrammar(COMMAND_R7B_FORMAT, { ...tools, choice: { kind: 'required' } })).toContain('"{\\x22tool_name\\x22: \\x22f\\x22, \\x22parameters\\x22: "')
   })
 
   it('textWithout: one state per marker prefix, never reaching the whole marker', () => {

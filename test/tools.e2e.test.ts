@@ -2,7 +2,7 @@ import { Ajv } from 'ajv'
 import type OpenAI from 'openai'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { SPM_VOCAB } from '../src/gguf/spm-vocab.js'
-import { HERMES_MODEL_PATH, LLAMA3_MODEL_PATH, MISTRAL_MODEL_PATH, TINY_MODEL_PATH } from './helpers/models.js'
+import { HERMES_MODEL_PATH, KIMI_MODEL_PATH, LLAMA3_MODEL_PATH, MISTRAL_MODEL_PATH, TINY_MODEL_PATH } from './helpers/models.js'
 import { postJson, sseEvents, startTestServer, type TestServer } from './helpers/test-server.js'
 
 let t: TestServer
@@ -62,6 +62,8 @@ const MODELS = [
   { model: 'tiny-hermes', path: HERMES_MODEL_PATH, markers: ['<tool_call>', '</tool_call>'], opener: '<tool_call>' },
   { model: 'tiny-llama3', path: LLAMA3_MODEL_PATH, markers: ['"parameters"'], opener: '{' },
   { model: 'tiny-mistral', path: MISTRAL_MODEL_PATH, markers: ['[TOOL_CALLS]'], opener: '[TOOL_CALLS]' },
+  // A named format: the call's name is text before its arguments object.
+  { model: 'tiny-kimi', path: KIMI_MODEL_PATH, markers: ['<|tool_calls_section_begin|>', '<|tool_call_begin|>'], opener: '<|tool_calls_section_begin|>' },
   { model: 'tiny-chat', path: TINY_MODEL_PATH, markers: ['<tool_call>', '</tool_call>'], opener: '<tool_call>' }, // no tools in its template: the fallback prompt
 ] as const
 

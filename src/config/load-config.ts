@@ -50,6 +50,7 @@ export const SETTINGS: readonly Setting[] = [
   { flag: 'gpuLayers', env: 'GPU_LAYERS', path: ['*', 'gpuLayers'], numeric: true },
   { flag: 'threads', env: 'THREADS', path: ['*', 'threads'], numeric: true },
   { flag: 'maxTokens', env: 'MAX_TOKENS', path: ['*', 'maxTokens'], numeric: true },
+  { flag: 'seed', env: 'SEED', path: ['*', 'seed'], numeric: true },
   { flag: 'trustRequestChatTemplate', env: 'TRUST_REQUEST_CHAT_TEMPLATE', path: ['*', 'trustRequestChatTemplate'], boolean: true },
 ]
 

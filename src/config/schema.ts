@@ -59,6 +59,12 @@ export const ModelSettingsSchema = Type.Object(
         'Let requests replace the chat template (chat_template): a template is a program run on the event loop, ' +
         'so an untrusted one can stall or crash the server (as vLLM, off unless every client is trusted).',
     }),
+    seed: Type.Union([Type.Null(), Type.Integer({ minimum: 0, maximum: 2 ** 32 - 1 })], {
+      default: null,
+      description:
+        'Sampling seed for requests that send none (as llama-server\'s --seed): the same request then gives the same ' +
+        'output. null = a random seed per request.',
+    }),
     ttl: Type.Integer({
       minimum: 0,
       default: 0,

@@ -13,6 +13,7 @@ import { THINK_CLOSE } from './reasoning-splitter.js'
 import { SamplingBias } from './sampling-bias.js'
 import { ThinkingBudget } from './thinking-budget.js'
 import type { GenerationPlan } from './generation-plan.js'
+import { echoPrompt } from './prompt-echo.js'
 import type { Slot } from './slot.js'
 import type { Vocabulary } from './vocabulary.js'
 
@@ -255,13 +256,15 @@ export class Generation {
     if (end >= this.prefillEnd) this.reportPrompt(this.promptScores)
   }
 
-  /** The prompt as the client sent it: special-token text kept, the BOS the tokenizer adds left out. */
+  /** The prompt as the client sent it (see echoPrompt): special-token text kept, the BOS the tokenizer adds left out. */
   private reportPrompt(logprobs: PromptTokenLogprob[] | null): void {
+    const { input, truncatePromptTokens } = this.plan.request
     const tokens = this.plan.promptTokens
-    const bos = this.model.tokens.bos
-    const text = this.model.detokenize(tokens[0] === bos ? tokens.slice(1) : tokens, true)
-    const scored = logprobs && tokens[0] === bos ? logprobs.slice(1) : logprobs
-    this.events.push({ type: 'prompt', text, logprobs: scored })
+    const withoutBos = tokens[0] === this.model.tokens.bos ? 1 : 0
+    const sent = input.kind === 'text' && truncatePromptTokens === null ? input.text : null
+    const pieces = logprobs?.slice(withoutBos) ?? [{ token: this.model.detokenize(tokens.slice(withoutBos), true), bytes: [], logprob: null, top: null }]
+    const echoed = echoPrompt(pieces, sent, this.vocabulary.spacePrefix)
+    this.events.push({ type: 'prompt', text: echoed.text, logprobs: logprobs ? echoed.logprobs : null })
   }
 
   private async sampleNext(input: Token[]): Promise<Token | null> {

@@ -108,11 +108,14 @@ export class OutputPipeline {
     }
     this.unreportedTokens++
     this.generated.push(token)
-    const text = this.decoder.push(token)
     if (stop.tokenIds.includes(token) && !this.belowMinTokens) {
+      // vLLM: the stop token counts and has its logprob, but its text is left out unless include_stop_str_in_output.
+      const text = stop.includeStopString ? this.decoder.push(token) + this.decoder.flush() : this.decoder.flush()
       this.route(text, { final: true, matchStops: false })
+      this.emitPendingLogprobs()
       return this.finish('stop', token)
     }
+    const text = this.decoder.push(token)
     // Stop strings only count once min_tokens are out.
     if (this.route(text, { final: false, matchStops: this.generated.length > stop.minTokens })) return
     if (this.generated.length >= this.setup.maxTokens) this.end('length')
@@ -201,6 +204,14 @@ export class OutputPipeline {
     this.textEmitted = true
     if (request.grammar?.schema) this.text += text
     this.events.push({ type: 'text', choice, text, tokens: this.unreportedTokens, ...logprobs })
+    this.unreportedTokens = 0
+    this.pendingLogprobs = []
+  }
+
+  /** Logprobs of tokens whose text was left out (a stop token's), on an empty text event. */
+  private emitPendingLogprobs(): void {
+    if (!this.setup.request.logprobs || this.pendingLogprobs.length === 0 || this.toolParser) return
+    this.events.push({ type: 'text', choice: this.setup.choice, text: '', tokens: this.unreportedTokens, logprobs: this.pendingLogprobs })
     this.unreportedTokens = 0
     this.pendingLogprobs = []
   }

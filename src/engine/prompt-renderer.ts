@@ -1,8 +1,8 @@
-import { Template } from '@huggingface/jinja'
 import { LlamaText, resolveChatWrapper, type ChatHistoryItem, type ChatWrapper, type LlamaModel, type Token } from 'node-llama-cpp'
 import { InvalidRequestError } from '../errors.js'
 import { detectToolCallFormat, type ToolCallFormat } from './tool-call-formats.js'
-import { hfTool, inlineTools } from './tool-prompt.js'
+import { inlineTools } from './tool-prompt.js'
+import { ChatTemplate } from './chat-template.js'
 import { THINK_CLOSE, THINK_OPEN } from './reasoning-splitter.js'
 import type { ChatMessage, ChatTemplateOptions, ToolDefinition } from '../generation/request.js'
 
@@ -19,11 +19,8 @@ export interface RenderedPrompt {
 /** Per-request templates compiled, by text: clients repeat the same one. */
 const MAX_CACHED_TEMPLATES = 8
 
-/** Marks where the continued message's content ends in the rendered text (private-use characters). */
-const CONTINUE_MARK = '\uE000gguf-serve-continue\uE001'
-
 interface CompiledTemplate {
-  template: Template
+  template: ChatTemplate
   knowsTools: boolean
   thinks: boolean
 }
@@ -40,7 +37,7 @@ interface CompiledTemplate {
  * format against the template and took 1–2.5 s per model load.
  */
 export class PromptRenderer {
-  readonly template: Template | null
+  readonly template: ChatTemplate | null
   readonly wrapper: ChatWrapper | null
   /** Token ids that end a turn, beyond the model's EOG tokens. */
   readonly stopTokenIds: ReadonlySet<number>
@@ -55,13 +52,14 @@ export class PromptRenderer {
     private readonly model: LlamaModel,
     templateSource: string | null = readChatTemplate(model),
   ) {
-    this.template = templateSource ? new Template(templateSource) : null
+    this.template = templateSource ? new ChatTemplate(templateSource) : null
     this.wrapper = this.template ? null : resolveChatWrapper(model)
     const { stopTokenIds, stopTexts } = this.wrapper ? turnTerminators(this.wrapper, model) : { stopTokenIds: new Set<number>(), stopTexts: [] }
     this.stopTokenIds = stopTokenIds
     this.stopTexts = stopTexts
-    this.toolFormat = detectToolCallFormat(this.template ? templateSource : null)
-    this.compiled = this.template ? describe(this.template, templateSource!) : null
+    this.compiled = this.template ? describe(this.template, this.template.source) : null
+    // A template that does not know tools gets them inlined in the Hermes format (tool-prompt.ts).
+    this.toolFormat = detectToolCallFormat(this.compiled?.knowsTools ? this.compiled.template.source : null)
   }
 
   get format(): string {
@@ -97,7 +95,13 @@ export class PromptRenderer {
       return { tokens: contextText.tokenize(this.model.tokenizer), reasoning: null }
     }
     const shown = compiled.knowsTools ? messages : inlineTools(messages, tools)
-    const text = this.renderTemplate(compiled.template, shown, compiled.knowsTools ? tools : null, options)
+    const text = compiled.template.render({
+      messages: shown,
+      tools: compiled.knowsTools ? tools : null,
+      options,
+      bosToken: this.model.tokens.bosString ?? '',
+      eosToken: this.model.tokens.eosString ?? '',
+    })
     const continued = options?.continueFinalMessage ? (messages.at(-1)?.content ?? '') : null
     return { tokens: this.tokenizeText(text), reasoning: compiled.thinks ? { startsInside: opensThinking(text, continued) } : null }
   }
@@ -113,7 +117,7 @@ export class PromptRenderer {
     }
     if (!source.trim()) throw new InvalidRequestError("'chat_template' is empty; send a Jinja template or leave it out.", 'chat_template')
     try {
-      compiled = describe(new Template(source), source)
+      compiled = describe(new ChatTemplate(source), source)
     } catch (error) {
       throw new InvalidRequestError(`'chat_template' does not parse as a Jinja template: ${(error as Error).message}`, 'chat_template')
     }
@@ -128,65 +132,11 @@ export class PromptRenderer {
     if (bos !== null && this.model.tokens.shouldPrependBosToken && tokens[0] !== bos) tokens.unshift(bos)
     return tokens
   }
-
-  private renderTemplate(
-    template: Template,
-    messages: readonly ChatMessage[],
-    tools: readonly ToolDefinition[] | null,
-    options: ChatTemplateOptions | null,
-  ): string {
-    const continuing = options?.continueFinalMessage === true
-    let shown = messages.map(hfMessage)
-    if (continuing) {
-      const last = messages.at(-1)!
-      if (last.role !== 'assistant') {
-        throw new InvalidRequestError("'continue_final_message' needs the last message to be an assistant message to continue.", 'continue_final_message')
-      }
-      // A mark after the content finds where it ends in the rendered text, whatever the template wraps around it.
-      shown = [...shown.slice(0, -1), { ...shown.at(-1)!, content: last.content + CONTINUE_MARK }]
-    }
-    let text: string
-    try {
-      text = template.render({
-        ...templateVariables(options),
-        messages: shown,
-        ...(tools && tools.length > 0 ? { tools: tools.map(hfTool) } : {}),
-        ...(options?.documents ? { documents: options.documents } : {}),
-        add_generation_prompt: continuing ? false : (options?.addGenerationPrompt ?? true),
-        bos_token: this.model.tokens.bosString ?? '',
-        eos_token: this.model.tokens.eosString ?? '',
-      })
-    } catch (error) {
-      // Templates reject conversations they cannot format (raise_exception("roles must alternate…")).
-      const whose = options?.source != null ? "The request's chat_template" : "The model's chat template"
-      throw new InvalidRequestError(`${whose} rejected these messages: ${(error as Error).message}`, options?.source != null ? 'chat_template' : 'messages')
-    }
-    if (!continuing) return text
-    const end = text.lastIndexOf(CONTINUE_MARK)
-    if (end < 0) {
-      throw new InvalidRequestError("The chat template does not print the last assistant message's content, so it cannot be continued.", 'continue_final_message')
-    }
-    return text.slice(0, end)
-  }
 }
 
 /** What the renderer needs to know about a template, read once from its text. */
-function describe(template: Template, source: string): CompiledTemplate {
+function describe(template: ChatTemplate, source: string): CompiledTemplate {
   return { template, knowsTools: /\btools\b/.test(source), thinks: source.includes(THINK_OPEN) }
-}
-
-/**
- * Variables beyond the messages: `reasoning_effort` (and, for `none`, `enable_thinking: false`, the
- * switch Qwen3-style templates read), then the client's own, which win.
- */
-function templateVariables(options: ChatTemplateOptions | null): Record<string, unknown> {
-  if (!options) return {}
-  const effort = options.reasoningEffort
-  return {
-    ...(effort !== null ? { reasoning_effort: effort } : {}),
-    ...(effort === 'none' ? { enable_thinking: false } : {}),
-    ...options.variables,
-  }
 }
 
 /**
@@ -198,23 +148,6 @@ function opensThinking(text: string, continued: string | null): boolean {
   if (continued === null) return false
   const open = continued.lastIndexOf(THINK_OPEN)
   return open >= 0 && !continued.includes(THINK_CLOSE, open)
-}
-
-/**
- * A message as Hugging Face templates read it: assistant calls as `tool_calls[].function` with the
- * arguments as a mapping (a string that was not JSON stays a string), tool results with `tool_call_id`.
- */
-function hfMessage(m: ChatMessage): Record<string, unknown> {
-  return {
-    role: m.role,
-    content: m.content,
-    ...(m.name ? { name: m.name } : {}),
-    ...(m.toolCalls?.length
-      ? { tool_calls: m.toolCalls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })) }
-      : {}),
-    ...(m.toolCallId !== undefined ? { tool_call_id: m.toolCallId } : {}),
-    ...(m.reasoning !== undefined ? { reasoning_content: m.reasoning } : {}),
-  }
 }
 
 /**

@@ -4,8 +4,8 @@ import type { ToolDefinition, ToolOptions } from '../generation/request.js'
 
 /**
  * GBNF for the tool calls a request allows, in the model's call format. Every call is
- * `{"name": "<tool>", "<argumentsKey>": <that tool's parameter schema>}`, name first, one alternative per
- * allowed tool; around the calls:
+ * `{"<nameKey>": "<tool>", "<argumentsKey>": <that tool's parameter schema>}`, name first (or, in a named
+ * format, `<tool><nameClose><schema>`), one alternative per allowed tool; around the calls:
  *
  * - `required`: only calls, one or more (exactly one without parallel calls);
  * - `named`: exactly one call of that function;
@@ -21,10 +21,16 @@ export function toolCallGrammar(format: ToolCallFormat, tools: ToolOptions): str
   const allowed = choice.kind === 'named' ? tools.definitions.filter((t) => t.name === choice.name) : tools.definitions
   if (allowed.length === 0) throw new Error(`no tool to call for tool choice ${JSON.stringify(choice)}`)
   const rules: string[] = []
+  const body = format.body
   const alternatives = allowed.map((tool, i) => {
     const args = argumentsExpression(tool, `t${i}-`, rules)
-    const head = `{"name": ${JSON.stringify(tool.name)}, "${format.argumentsKey}": `
-    rules.push(`tool-call-${i} ::= ${gbnfLiteral(head)} ${args} "}"`)
+    if (body.kind === 'json') {
+      const head = `{"${body.nameKey}": ${JSON.stringify(tool.name)}, "${body.argumentsKey}": `
+      rules.push(`tool-call-${i} ::= ${gbnfLiteral(head)} ${args} "}"`)
+    } else {
+      const index = body.indexSuffix ? ' ":" [0-9]+' : ''
+      rules.push(`tool-call-${i} ::= ${gbnfLiteral(body.namePrefix + tool.name)}${index} ${gbnfLiteral(body.nameClose)} ${args}`)
+    }
     return `tool-call-${i}`
   })
   const call = [gbnfLiteral(format.callOpen), `( ${alternatives.join(' | ')} )`, gbnfLiteral(format.callClose)].filter(Boolean).join(' ')

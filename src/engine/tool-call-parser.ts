@@ -1,4 +1,4 @@
-import type { ToolCallFormat } from './tool-call-formats.js'
+import type { NamedBody, ToolCallFormat } from './tool-call-formats.js'
 
 /** What the parser reads out of the model's text, in order. */
 export type ToolParseEvent =
@@ -16,12 +16,13 @@ type Slot = 'key' | 'colon' | 'value-start' | 'value'
  * format's marker is held back (as stop strings are), so a marker never reaches the content, however
  * the text is split. A call's start is reported once its name is complete and its arguments stream
  * character-exact, so a client concatenating the fragments gets valid JSON (`{}` for a call whose text
- * has no arguments). Anything between and after calls (closing tags, separators) is dropped.
+ * has no arguments). Anything between and after calls (closing tags, separators) is dropped. A `named`
+ * format's call is its name as text up to `nameClose`, then the arguments object, streamed as written.
  *
  * Pure and engine-free: the generation feeds it the text it would otherwise emit.
  */
 export class ToolCallParser {
-  private mode: 'text' | 'leading' | 'plain' | 'between' | 'call' = 'text'
+  private mode: 'text' | 'leading' | 'plain' | 'between' | 'call' | 'name' | 'args' = 'text'
   private held = ''
   private callCount = 0
   // State of the call being read (a JSON object scanned character by character).
@@ -88,6 +89,7 @@ export class ToolCallParser {
         this.content(text)
         return ''
       case 'between': {
+        if (this.format.body.kind === 'named') return this.findCallOpen(text)
         const open = text.indexOf('{')
         if (open < 0) return ''
         this.startCall()
@@ -95,7 +97,75 @@ export class ToolCallParser {
       }
       case 'call':
         return this.scanCall(text)
+      case 'name':
+        return this.readName(text, this.format.body as NamedBody)
+      case 'args':
+        return this.scanArguments(text)
     }
+  }
+
+  /** Named formats: the next call starts at `callOpen` (text between calls is dropped). */
+  private findCallOpen(text: string): string {
+    const open = this.format.callOpen
+    const buffer = this.held + text
+    const at = buffer.indexOf(open)
+    if (at < 0) {
+      this.held = buffer.slice(Math.max(0, buffer.length - open.length + 1))
+      return ''
+    }
+    this.held = ''
+    this.mode = 'name'
+    return buffer.slice(at + open.length)
+  }
+
+  /** Named formats: the name runs up to `nameClose`; the call is reported once it is whole. */
+  private readName(text: string, body: NamedBody): string {
+    const buffer = this.held + text
+    const at = buffer.indexOf(body.nameClose)
+    if (at < 0) {
+      this.held = buffer
+      return ''
+    }
+    this.held = ''
+    let name = buffer.slice(0, at)
+    if (body.idMarker !== null && name.includes(body.idMarker)) name = name.slice(0, name.indexOf(body.idMarker))
+    if (body.namePrefix && name.startsWith(body.namePrefix)) name = name.slice(body.namePrefix.length)
+    if (body.indexSuffix) name = name.replace(/:\d+$/, '')
+    this.out.push({ type: 'call', index: this.callCount++, name: name.trim() })
+    this.mode = 'args'
+    this.depth = 0
+    this.inString = false
+    this.escaped = false
+    return buffer.slice(at + body.nameClose.length)
+  }
+
+  /** Named formats: the arguments object, every character of it streamed, up to its closing brace. */
+  private scanArguments(text: string): string {
+    let from = 0
+    for (let i = 0; i < text.length; i++) {
+      const c = text[i]!
+      if (this.depth === 0) {
+        // Before the object's opening brace: blanks, skipped.
+        if (c !== '{') {
+          from = i + 1
+          continue
+        }
+      }
+      if (this.inString) {
+        if (this.escaped) this.escaped = false
+        else if (c === '\\') this.escaped = true
+        else if (c === '"') this.inString = false
+      } else if (c === '"') this.inString = true
+      else if (c === '{' || c === '[') this.depth++
+      else if (c === '}' || c === ']') this.depth--
+      if (this.depth === 0) {
+        this.pushArguments(text.slice(from, i + 1))
+        this.mode = 'between'
+        return text.slice(i + 1)
+      }
+    }
+    if (from < text.length) this.pushArguments(text.slice(from))
+    return ''
   }
 
   private scanText(text: string): string {
@@ -106,7 +176,8 @@ export class ToolCallParser {
       this.held = ''
       this.content(buffer.slice(0, at))
       this.mode = 'between'
-      return buffer.slice(at + marker.length)
+      // A named format looks for its call opener next, which may be (or follow) the marker.
+      return buffer.slice(this.format.body.kind === 'named' ? at : at + marker.length)
     }
     let keep = Math.min(marker.length - 1, buffer.length)
     while (keep > 0 && !buffer.endsWith(marker.slice(0, keep))) keep--
@@ -166,7 +237,7 @@ export class ToolCallParser {
           case 'value-start':
             if (/\s/.test(c)) continue
             this.slot = 'value'
-            this.value = this.key === 'name' ? 'name' : this.key === this.format.argumentsKey ? 'args' : 'skip'
+            this.value = this.key === this.jsonBody.nameKey ? 'name' : this.key === this.jsonBody.argumentsKey ? 'args' : 'skip'
             if (this.value === 'args') this.argsSeen = true
             break
           case 'value':
@@ -197,6 +268,10 @@ export class ToolCallParser {
       this.take(c)
     }
     return ''
+  }
+
+  private get jsonBody(): { nameKey: string; argumentsKey: string } {
+    return this.format.body as { nameKey: string; argumentsKey: string }
   }
 
   /** A character of the current key or value. */

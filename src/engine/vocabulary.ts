@@ -14,15 +14,18 @@ export class Vocabulary {
    * n / longestTokenChars tokens. Infinity when the GGUF lists no pieces.
    */
   readonly longestTokenChars: number
+  /** SentencePiece adds a space before the text it tokenizes (unless the GGUF turns that off); decoding drops it. */
+  readonly spacePrefix: boolean
   private readonly pieces: readonly string[] | null
   private readonly family: string
   private readonly byteDecoder = gpt2ByteDecoder()
   private readonly bytesCache = new Map<number, number[]>()
 
   constructor(private readonly model: LlamaModel) {
-    const ggml = (model.fileInfo.metadata as { tokenizer?: { ggml?: { tokens?: unknown; model?: unknown } } }).tokenizer?.ggml
+    const ggml = (model.fileInfo.metadata as { tokenizer?: { ggml?: { tokens?: unknown; model?: unknown; add_space_prefix?: unknown } } }).tokenizer?.ggml
     this.pieces = Array.isArray(ggml?.tokens) ? (ggml.tokens as string[]) : null
     this.family = typeof ggml?.model === 'string' ? ggml.model : ''
+    this.spacePrefix = this.family === 'llama' && ggml?.add_space_prefix !== false
     this.size = this.pieces?.length ?? [...model.iterateAllTokens()].length
     this.longestTokenChars = this.pieces ? this.pieces.reduce((longest, piece) => Math.max(longest, piece.length), 1) : Infinity
     const eog: number[] = []

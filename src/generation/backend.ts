@@ -44,6 +44,8 @@ export interface RequestDefaults {
   minP?: number
   /** Completion tokens per choice; absent = the model's ceiling. */
   maxTokens?: number
+  /** The sampling seed of requests that send none (--seed); absent = a random one per request. */
+  seed?: number
 }
 
 /** What a codec needs to know about a model to decode a request for it. */

@@ -34,7 +34,7 @@ export class ModelRegistry implements ModelBackend {
       vocabularySize: scheduler.model.vocabulary.size,
       embeddingSize: scheduler.model.model.embeddingVectorSize,
       // The one place the max_tokens default is resolved: the model's default, else its ceiling.
-      defaults: { ...config.defaults, maxTokens: config.defaults.maxTokens ?? config.maxTokens },
+      defaults: { ...config.defaults, maxTokens: config.defaults.maxTokens ?? config.maxTokens, ...(config.seed !== null ? { seed: config.seed } : {}) },
       trustRequestChatTemplate: config.trustRequestChatTemplate,
     }
   }

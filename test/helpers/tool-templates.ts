@@ -113,3 +113,23 @@ Documents:
 </think>
 
 {% endif %}{% endif %}`
+
+/** Kimi K2: a named format (the name as text, `functions.<name>:<index>`, then the arguments object). */
+export const KIMI_TOOLS_TEMPLATE = `
+{%- if tools %}<|im_start|>system
+# Tools
+{{ tools | tojson }}<|im_end|>
+{% endif %}
+{%- for message in messages %}
+{%- if message.role == 'assistant' and message.tool_calls %}<|im_start|>assistant
+<|tool_calls_section_begin|>
+{%- for tc in message.tool_calls %}<|tool_call_begin|>functions.{{ tc.function.name }}:{{ loop.index0 }}<|tool_call_argument_begin|>{{ tc.function.arguments | tojson }}<|tool_call_end|>
+{%- endfor %}<|tool_calls_section_end|><|im_end|>
+{% elif message.role == 'tool' %}<|im_start|>tool
+{{ message.content }}<|im_end|>
+{% else %}<|im_start|>{{ message.role }}
+{{ message.content }}<|im_end|>
+{% endif %}
+{%- endfor %}
+{%- if add_generation_prompt %}<|im_start|>assistant
+{% endif %}`

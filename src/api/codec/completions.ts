@@ -7,11 +7,9 @@ import { encodeUsage } from './chat-response.js'
 import { UsageTotals } from './fold-events.js'
 import { type ModelLimits, checkAgainstModel, decodeGenerationParams, refuseBesideConstrainedOutput } from './generation-params.js'
 
-/** One completions request: a generation per prompt, and what each choice starts with when echoed. */
+/** One completions request: a generation per prompt. */
 export interface DecodedCompletion {
   requests: GenerationRequest[]
-  /** Per prompt: the text to echo (the string as sent), or null to echo the engine's detokenized prompt. */
-  echoTexts: Array<string | null> | null
 }
 
 /** Wire completions request → one GenerationRequest per prompt (a batch answers with one choice per prompt × n). */
@@ -39,7 +37,7 @@ export function decodeCompletionRequest(body: CompletionRequest, model: string, 
   })
   for (const request of requests) checkAgainstModel(request, limits)
   if (requests[0]) refuseBesideConstrainedOutput(requests[0])
-  return { requests, echoTexts: echo ? prompts.map((p) => (typeof p === 'string' ? p : null)) : null }
+  return { requests }
 }
 
 function normalizePrompts(prompt: CompletionRequest['prompt']): Array<string | number[]> {
@@ -56,19 +54,14 @@ class PromptChoices {
   readonly usage = new UsageTotals()
   choices = 1
 
-  constructor(
-    private readonly echoText: string | null | undefined,
-    private readonly withLogprobs: boolean,
-  ) {}
+  constructor(private readonly withLogprobs: boolean) {}
 
   /**
-   * Text and logprobs to prepend to every choice, from the `prompt` event. The echo is the prompt as
-   * sent; with logprobs it is the prompt tokens' text, so that `tokens` and `text_offset` add up to it
-   * (a SentencePiece first token carries a leading space the sent string may lack).
+   * Text and logprobs to prepend to every choice, from the `prompt` event: the prompt as sent, its
+   * tokens' texts joining to it (the engine aligns them, see echoPrompt).
    */
   onPrompt(event: Extract<GenerationEvent, { type: 'prompt' }>): { text: string; logprobs: LegacyLogprobs | null } {
-    const logprobs = event.logprobs ? legacyLogprobs(event.logprobs, 0) : null
-    return { text: logprobs ? logprobs.tokens.join('') : (this.echoText ?? event.text), logprobs }
+    return { text: event.text, logprobs: event.logprobs ? legacyLogprobs(event.logprobs, 0) : null }
   }
 
   /** Legacy logprobs of generated tokens, offset after what the choice already holds. */
@@ -116,7 +109,7 @@ export class CompletionChunkEncoder {
     private readonly decoded: DecodedCompletion,
     private readonly includeUsage: boolean,
   ) {
-    this.prompts = decoded.requests.map((r, i) => new PromptChoices(decoded.echoTexts?.[i], r.logprobs !== null))
+    this.prompts = decoded.requests.map((r) => new PromptChoices(r.logprobs !== null))
   }
 
   push(prompt: number, event: GenerationEvent): CompletionChunk[] {

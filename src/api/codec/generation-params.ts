@@ -99,7 +99,8 @@ export function decodeGenerationParams(body: GenerationParams, limits: ModelLimi
       topP: body.top_p ?? defaults.topP ?? 1,
       topK: topK > 0 ? topK : null,
       minP: body.min_p ?? defaults.minP ?? 0,
-      seed: body.seed == null ? randomInt(0, 2 ** 32) : toUint32(body.seed),
+      // The request's seed, else the server's (--seed), else a random one per request.
+      seed: body.seed != null ? toUint32(body.seed) : (defaults.seed ?? randomInt(0, 2 ** 32)),
       frequencyPenalty: body.frequency_penalty ?? 0,
       presencePenalty: body.presence_penalty ?? 0,
       repetitionPenalty: body.repetition_penalty ?? 1,
