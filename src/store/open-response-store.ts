@@ -2,7 +2,6 @@ import type { Logger } from 'pino'
 import type { Config } from '../config/schema.js'
 import { StartupError } from '../errors.js'
 import { MemoryResponseStore } from './memory-response-store.js'
-import { RedisResponseStore } from './redis-response-store.js'
 import type { ResponseStore } from './response-store.js'
 
 /** The configured store: none (`--no-store`), in-process (the default) or Redis (`--responses-store redis://…`). */
@@ -12,6 +11,8 @@ export async function openResponseStore(config: Config['responses'], log: Logger
   if (!config.storeUrl) return new MemoryResponseStore(limits)
   const url = config.storeUrl
   if (!/^rediss?:\/\//.test(url)) throw new StartupError(`responses.storeUrl must be a redis:// or rediss:// URL; got '${url}'.`)
+  // Imported only when used: the Redis client is a large module tree that a server without it need not load.
+  const { RedisResponseStore } = await import('./redis-response-store.js')
   try {
     return await RedisResponseStore.connect(url, limits, { prefix: config.redisKeyPrefix, log })
   } catch (error) {
