@@ -1,5 +1,6 @@
 import { randomInt } from 'node:crypto'
 import { InvalidRequestError } from '../../errors.js'
+import { checkFanOut } from './fan-out.js'
 // The schema-to-grammar converter is pure (no engine state): converting here lets an unenforceable keyword fail as a 400.
 import { jsonObjectGrammar, jsonSchemaGrammar, UnsupportedSchemaError } from '../../engine/json-schema-grammar.js'
 import type { ModelConfig } from '../../config/schema.js'
@@ -39,7 +40,9 @@ export function ignoredParams(body: object, schema: { properties: object }): str
 export type GenerationParamsDecoded = Omit<GenerationRequest, 'model' | 'input' | 'logprobs' | 'promptLogprobs' | 'echo'>
 
 /** What a model's config contributes to decoding: its `n` limit and the sampling defaults it sets. */
-export type ModelLimits = Pick<ModelConfig, 'maxChoices' | 'defaults' | 'trustRequestChatTemplate'>
+export type ModelLimits = Pick<ModelConfig, 'maxChoices' | 'defaults' | 'trustRequestChatTemplate'> &
+  // Optional: decoders that serve one generation (tokenize) need not state it.
+  Partial<Pick<ModelConfig, 'maxFanOut'>>
 
 /**
  * Shared fields of a chat or completions request → their protocol-free form. A value absent from the
@@ -51,6 +54,7 @@ export function decodeGenerationParams(body: GenerationParams, limits: ModelLimi
   if (n > limits.maxChoices) {
     throw new InvalidRequestError(`n is ${n}, but at most ${limits.maxChoices} choices are served per request.`, 'n')
   }
+  if (limits.maxFanOut !== undefined) checkFanOut(body, limits.maxFanOut)
   if (body.best_of != null && body.best_of !== n) {
     throw new InvalidRequestError(`best_of (${body.best_of}) must equal n (${n}): ranking candidates is not supported.`, 'best_of')
   }

@@ -1,25 +1,33 @@
 import type { FastifyError, FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import { InvalidRequestError, RouteNotFoundError, ServeError } from '../../errors.js'
+import { RouteNotFoundError, ServeError } from '../../errors.js'
 import { errorBody, fromFastifyError } from '../error-body.js'
+import { CLIENT_CLOSED_STATUS } from './request-log.js'
 
 /**
  * The one place errors become replies: typed ServeErrors keep their status, Fastify's own errors are
- * translated, anything else is a 500 whose message is logged but not sent (no stack traces or paths).
+ * translated, anything else is a 500 `server_error` naming the request id, logged at error with its stack
+ * (the message and stack are not sent). Only an error caused by the client leaving is not a server error,
+ * and that is known from the request's own events (`request.clientAborted`), not from socket flags.
  */
 export const errorsPlugin = fp(
   async (app: FastifyInstance, options: { bodyLimit: number }) => {
     app.setErrorHandler((error: FastifyError, request, reply) => {
       const served = error instanceof ServeError ? error : fromFastifyError(error, options.bodyLimit)
-      if (!served && request.raw.destroyed) {
-        // The client went away while its body was being read: nobody to answer, nothing wrong here.
-        request.log.info({ code: error.code }, 'the client closed the connection before its request was read')
-        return reply.status(400).send(errorBody(new InvalidRequestError('The request body was not received in full.', null)))
+      if (request.clientAborted && (served !== null || isConnectionReset(error))) {
+        // Nobody is left to answer; the request's log line says `aborted`.
+        request.log.info({ code: served?.code ?? error.code, message: error.message }, 'the client left before the response started')
+        return reply.status(CLIENT_CLOSED_STATUS).send()
       }
       if (!served) {
         request.log.error({ err: error }, 'unhandled error')
         return reply.status(500).send({
-          error: { message: 'The server had an error while processing your request.', type: 'server_error', param: null, code: null },
+          error: {
+            message: `The server had an error while processing your request (request id ${request.id}); the server log has the details.`,
+            type: 'server_error',
+            param: null,
+            code: null,
+          },
         })
       }
       if (served.status === 500) request.log.error({ err: served.cause ?? served }, served.message)
@@ -32,3 +40,8 @@ export const errorsPlugin = fp(
   },
   { name: 'errors' },
 )
+
+/** The error a request stream raises when its connection is reset while the body is read. */
+function isConnectionReset(error: FastifyError): boolean {
+  return error.code === 'ECONNRESET' || error.code === 'ERR_STREAM_PREMATURE_CLOSE'
+}
