@@ -8,6 +8,7 @@ import { availableCpus } from './available-cpus.js'
 import { Generation, type GenerationPlan } from './generation.js'
 import { UnsupportedSchemaError } from './json-schema-grammar.js'
 import { textWithout, toolCallGrammar } from './tool-call-grammar.js'
+import { refuseBeyondContext } from './prompt-bound.js'
 import { PromptRenderer, type RenderedPrompt } from './prompt-renderer.js'
 import { THINK_CLOSE, THINK_OPEN } from './reasoning-splitter.js'
 import { Slot } from './slot.js'
@@ -189,17 +190,16 @@ export class LoadedModel {
       input.kind === 'chat' ? input.messages.reduce((sum, m) => sum + m.content.trim().length, 0)
       : input.kind === 'text' ? input.text.length
       : input.prefix.length + input.suffix.length
-    const atLeast = this.vocabulary.minimumTokens(chars)
-    if (atLeast >= this.info.contextSize) {
-      throw new ContextLengthExceededError(atLeast, this.info.contextSize, promptParam(request), true)
-    }
+    refuseBeyondContext(this.vocabulary, this.info.contextSize, chars, promptParam(request), 1)
   }
 
   private promptTokens(request: GenerationRequest): RenderedPrompt {
     const input = request.input
     switch (input.kind) {
       case 'chat':
-        return this.renderer.render(input.messages, request.tools?.definitions ?? null, input.template ?? null)
+        return this.renderer.render(input.messages, request.tools?.definitions ?? null, input.template ?? null, (chars) =>
+          refuseBeyondContext(this.vocabulary, this.info.contextSize, chars, request.tools ? 'tools' : promptParam(request), 1),
+        )
       case 'text':
         return { tokens: this.renderer.tokenizeText(input.text), reasoning: null }
       case 'infill':

@@ -95,7 +95,7 @@ export class Scheduler {
     const waiting = this.queue.reduce((sum, e) => sum + e.plan.request.n, 0)
     if (waiting + request.n - this.freeSlots() > this.options.queueMax) {
       this.options.metrics.queueRejections.inc(this.labels)
-      throw new OverloadedError(1, `${this.queue.length} requests are already waiting for ${this.model.info.id}; retry in 1s.`)
+      throw new OverloadedError(1, `${waiting} generations are already waiting for ${this.model.info.id}; retry in 1s.`)
     }
     const entry: Entry = {
       plan,
