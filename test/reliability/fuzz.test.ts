@@ -8,7 +8,6 @@ import { httpRequest, rawRequest } from './raw-http.js'
 import { expectIdle } from './server-state.js'
 
 const SEED = 0x5eed_0008
-
 const CONCURRENCY = 8
 
 interface Answer {
@@ -113,7 +112,7 @@ describe(`fuzzing the HTTP API (seed ${SEED})`, () => {
     expect(cases.length).toBeGreaterThanOrEqual(3000)
     // "No 5xx" means no server error only if none hid behind a 4xx: the server's own log must agree.
     expect(logProblems(log.lines).slice(0, 10)).toEqual([])
-    expect(log.lines.filter((l) => l.msg === 'request').length, 'one request line per answered request').toBeGreaterThan(cases.length / 2)
+    expect(log.lines.filter((l) => l.msg === 'request').length, 'request lines are in the log (the check above reads them)').toBeGreaterThan(cases.length / 2)
   })
 
   it('keeps nothing of the prototype-pollution attempts', () => {
