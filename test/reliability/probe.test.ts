@@ -242,18 +242,27 @@ describe('finding 6: a request fans out to at most maxFanOut generations, each c
   it("reproduces the probe: 60 prompts × n 8 is a 400 naming maxFanOut, and other clients' requests are served", async () => {
     t = await startTestServer({ parallel: '2' })
     const prompts = Array.from({ length: 60 }, (_, i) => `prompt ${i}`)
-    const res = await postJson(t.origin, '/v1/completions', { model: 'tiny-chat', prompt: prompts, n: 2, max_tokens: 2000 })
+    const res = await postJson(t.origin, '/v1/completions', { model: 'tiny-chat', prompt: prompts, n: 8, max_tokens: 2000 })
     expect(res.status).toBe(400)
     expect(res.json.error).toMatchObject({ code: 'fan_out_too_large', param: 'prompt', type: 'invalid_request_error' })
-    expect(res.json.error.message).toMatch(/120 generations \(60 prompts × n 2\).*at most 16.*maxFanOut/)
+    expect(res.json.error.message).toMatch(/480 generations \(60 prompts × n 8\).*at most 16.*maxFanOut/)
     // At the cap, the fan-out runs; another client's request sent meanwhile is admitted in turn and served.
-    const fanOut = postJson(t.origin, '/v1/completions', { model: 'tiny-chat', prompt: prompts.slice(0, 8), n: 2, max_tokens: 40, ignore_eos: true })
-    await new Promise((r) => setTimeout(r, 100))
-    const other = await postJson(t.origin, '/v1/chat/completions', { messages: user('hi'), max_tokens: 4 })
-    expect(other.status).toBe(200)
-    const done = await fanOut
-    expect(done.status).toBe(200)
-    expect(done.json.choices).toHaveLength(16)
+    const warnings: string[] = []
+    const onWarning = (warning: Error) => warnings.push(`${warning.name}: ${warning.message}`)
+    process.on('warning', onWarning)
+    try {
+      const fanOut = postJson(t.origin, '/v1/completions', { model: 'tiny-chat', prompt: prompts.slice(0, 16), max_tokens: 40, ignore_eos: true })
+      await new Promise((r) => setTimeout(r, 100))
+      const other = await postJson(t.origin, '/v1/chat/completions', { messages: user('hi'), max_tokens: 4 })
+      expect(other.status).toBe(200)
+      const done = await fanOut
+      expect(done.status).toBe(200)
+      expect(done.json.choices).toHaveLength(16)
+      // One close listener per reply, not one per prompt.
+      expect(warnings.filter((w) => w.startsWith('MaxListenersExceededWarning'))).toEqual([])
+    } finally {
+      process.off('warning', onWarning)
+    }
   })
 
   it('the queue counts generations: a fan-out fills it as that many requests would', async () => {
