@@ -3,6 +3,8 @@ import { Command, Option } from 'commander'
 import { loadConfig } from './config/load-config.js'
 import { StartupError } from './errors.js'
 import { createLogger } from './observability/logger.js'
+import type { Logger } from 'pino'
+import type { RunningServer } from './server.js'
 import { version } from './version.js'
 
 const collect = (value: string, previous: string[] = []) => [...previous, value]
@@ -55,28 +57,29 @@ program
   .action(async (flags: Record<string, unknown>) => {
     const loaded = loadConfig({ flags, env: process.env })
     const log = createLogger(loaded.config.log.level)
-    // Imported here so --help and config errors answer without loading the native engine.
-    const { startServer } = await import('./server.js')
-    const server = await startServer(loaded, log)
+    // Listening from the start: a signal during start-up (listen, the model load) is a normal stop, exit 0.
+    let server: RunningServer | null = null
     let stopping = false
     const stop = (signal: string) => {
-      if (stopping) return
+      if (stopping) {
+        // An operator who asks twice does not want to wait out the grace period.
+        log.warn({ signal }, 'second signal: exiting now, in-flight requests are cut off')
+        process.exit(1)
+      }
       stopping = true
       log.info({ signal }, 'shutting down: finishing in-flight requests')
-      server.close().then(
-        () => {
-          log.info('stopped')
-          process.exit(0)
-        },
-        (error: unknown) => {
-          log.error({ err: error }, 'shutdown failed')
-          process.exit(1)
-        },
-      )
+      if (server) shutDown(server, log)
     }
     process.on('SIGINT', () => stop('SIGINT'))
     process.on('SIGTERM', () => stop('SIGTERM'))
-    server.ready.catch((error: unknown) => fail(error))
+    // Imported here so --help and config errors answer without loading the native engine.
+    const { startServer } = await import('./server.js')
+    server = await startServer(loaded, log)
+    if (stopping) shutDown(server, log)
+    // A load cut short by the stop is not a start-up failure.
+    server.ready.catch((error: unknown) => {
+      if (!stopping) fail(error)
+    })
   })
 
 // The download commands take the download settings from the same places as `start`.
@@ -139,6 +142,19 @@ program
     const { bench } = await import('./bench/command.js')
     await bench(flags as never)
   })
+
+function shutDown(server: RunningServer, log: Logger): void {
+  server.close().then(
+    () => {
+      log.info('stopped')
+      process.exit(0)
+    },
+    (error: unknown) => {
+      log.error({ err: error }, 'shutdown failed')
+      process.exit(1)
+    },
+  )
+}
 
 /** Startup problems are the user's to fix: one clear line, no stack trace, exit code 1. */
 function fail(error: unknown): never {

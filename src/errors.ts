@@ -96,6 +96,21 @@ export class NotFoundError extends ServeError {
   }
 }
 
+/**
+ * Another 4xx that the HTTP framework or a plugin found (e.g. @fastify/static's 403 for a path that climbs
+ * out of its root), kept at its status in the envelope; the message is the framework's own short one.
+ */
+export class HttpClientError extends ServeError {
+  readonly type = 'invalid_request_error'
+  constructor(
+    readonly status: number,
+    message: string,
+    code: string | null = null,
+  ) {
+    super(message, { code })
+  }
+}
+
 /** 413: the request body is over the configured limit. */
 export class PayloadTooLargeError extends ServeError {
   readonly status = 413
@@ -116,15 +131,12 @@ export class OverloadedError extends ServeError {
   }
 }
 
-/** 429 `rate_limit_exceeded`: this API key (or client) used up its requests for the window (server.rateLimit). */
+/** 429 `rate_limit_exceeded`: this API key (or client address) used up its budget for the window (server.rateLimit). */
 export class RateLimitedError extends ServeError {
   readonly status = 429
   readonly type = 'rate_limit_error'
-  constructor(retryAfterS: number, max: number, windowMs: number) {
-    super(`Rate limit reached: ${max} requests per ${windowMs / 1000}s for this API key; retry in ${retryAfterS}s.`, {
-      code: 'rate_limit_exceeded',
-      headers: { 'retry-after': String(retryAfterS) },
-    })
+  constructor(retryAfterS: number, message: string) {
+    super(message, { code: 'rate_limit_exceeded', headers: { 'retry-after': String(retryAfterS) } })
   }
 }
 

@@ -58,7 +58,7 @@ describe('loadConfig: defaults', () => {
       docs: false,
       ui: true,
       corsOrigins: ['*'],
-      rateLimit: { max: 0, windowMs: 60_000 },
+      rateLimit: { max: 0, windowMs: 60_000, failedAuthMax: 20 },
       headersTimeoutMs: 10_000,
       bodyTimeoutMs: 30_000,
       keepAliveTimeoutMs: 72_000,
@@ -85,6 +85,7 @@ describe('loadConfig: defaults', () => {
         threads: 'auto',
         maxTokens: 8192,
         maxChoices: 8,
+        maxFanOut: 16,
         batchSize: 512,
         prefillChunkTokens: 128,
         trustRequestChatTemplate: false,
@@ -176,7 +177,7 @@ describe('loadConfig: precedence flags > env > YAML > defaults, per key', () => 
       env: { GGUF_SERVE_RATE_LIMIT: '30', GGUF_SERVE_METRICS_TOKEN: 'm-token', GGUF_SERVE_CORS_ORIGINS: 'https://c.example' },
     })
     expect(config.server.corsOrigins).toEqual(['https://a.example', 'https://b.example'])
-    expect(config.server.rateLimit).toEqual({ max: 30, windowMs: 60_000 })
+    expect(config.server.rateLimit).toEqual({ max: 30, windowMs: 60_000, failedAuthMax: 20 })
     expect(config.server.metricsToken).toBe('m-token')
   })
 
@@ -197,6 +198,16 @@ describe('loadConfig: precedence flags > env > YAML > defaults, per key', () => 
     const message = startupError({ apiKeyFile: spaced })
     expect(message).toMatch(/whitespace in it \(key 2\)/)
     expect(message).not.toContain('secret')
+  })
+
+  it('refuses at start an API key or metrics token that a Bearer header cannot carry, without printing it', () => {
+    for (const key of ['has space-secret', 'tab\tsecret', 'ünïcode-secret']) {
+      const message = startupError({ apiKey: ['fine-key', key] })
+      expect(message).toMatch(/API key 2 .*Authorization: Bearer/)
+      expect(message).not.toContain('secret')
+    }
+    expect(startupError({ metricsToken: 'scrape me' })).toMatch(/metrics token .*cannot carry/)
+    expect(loadConfig({ flags: { apiKey: ['sk-Ab_1.~+/='] }, env: {} }).config.server.apiKeys).toEqual(['sk-Ab_1.~+/='])
   })
 
   it('unrelated environment variables and flags are ignored', () => {

@@ -296,7 +296,7 @@ describe('encodeAnthropicError', () => {
       [new UnauthorizedError(), 401, 'authentication_error'],
       [new ModelNotFoundError('x', []), 404, 'not_found_error'],
       [new PayloadTooLargeError(10), 413, 'request_too_large'],
-      [new RateLimitedError(3, 10, 60_000), 429, 'rate_limit_error'],
+      [new RateLimitedError(3, 'Rate limit reached; retry in 3s.'), 429, 'rate_limit_error'],
       [new OverloadedError(1), 529, 'overloaded_error'],
       [new UnavailableError('loading', 'model_loading'), 503, 'overloaded_error'],
       [new EngineError('boom'), 500, 'api_error'],

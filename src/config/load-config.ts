@@ -86,6 +86,7 @@ export function loadConfig({ flags, env }: ConfigSources): LoadedConfig {
 
   const config = validate(merged, origins)
   if (config.server.apiKeysFile) config.server.apiKeys = [...config.server.apiKeys, ...readKeysFile(config.server.apiKeysFile)]
+  checkCredentials(config)
   const modelOverrides = validateOverrides(overrides, origins)
   // A model's own settings are the keys it really sets: schema defaults must not hide modelDefaults.
   const ownSettings = ((merged.models ?? []) as Array<Record<string, unknown>>).map((m) => ({ ...m }))
@@ -111,6 +112,28 @@ function readKeysFile(file: string): string[] {
   const malformed = keys.findIndex((key) => /\s/.test(key))
   if (malformed >= 0) throw new StartupError(`The API keys file ${file} has a key with whitespace in it (key ${malformed + 1}).`)
   return keys
+}
+
+/**
+ * Keys must be what an `Authorization: Bearer <key>` header can carry (printable ASCII, no spaces): a key with a
+ * space or a non-ASCII character would be accepted here and then match no request (or only via x-api-key).
+ * The keys themselves never reach a message.
+ */
+function checkCredentials(config: Config): void {
+  const carried = (key: string) => /^[!-~]+$/.test(key)
+  const bad = config.server.apiKeys.findIndex((key) => !carried(key))
+  if (bad >= 0) {
+    throw new StartupError(
+      `API key ${bad + 1} (server.apiKeys, --api-key, --api-key-file) has a space, control or non-ASCII character, which an ` +
+        '"Authorization: Bearer" header cannot carry; use printable ASCII characters only.',
+    )
+  }
+  if (config.server.metricsToken !== undefined && !carried(config.server.metricsToken)) {
+    throw new StartupError(
+      'The metrics token (server.metricsToken, --metrics-token) has a space, control or non-ASCII character, which an ' +
+        '"Authorization: Bearer" header cannot carry; use printable ASCII characters only.',
+    )
+  }
 }
 
 function readYaml(file: string): Record<string, unknown> {

@@ -41,6 +41,14 @@ export const ModelSettingsSchema = Type.Object(
       default: 8,
       description: 'Largest n (choices per request); n also needs that many free slots (parallel).',
     }),
+    maxFanOut: Type.Integer({
+      minimum: 1,
+      maximum: 1024,
+      default: 16,
+      description:
+        'Generations one request may ask for: its prompts (a completions prompt list) times n. Each counts against ' +
+        'the queue (queueMax) and the rate limit like a request of its own; more get 400 fan_out_too_large.',
+    }),
     batchSize: Type.Integer({
       minimum: 16,
       default: 512,
@@ -155,9 +163,18 @@ export const ConfigSchema = Type.Object(
             max: Type.Integer({
               minimum: 0,
               default: 0,
-              description: 'Requests each API key (or client address, without keys) may make per window; 0 = no limit.',
+              description:
+                'Requests each API key (or client address, without keys) may make per window; a request counts its ' +
+                'prompts × n. 0 = no limit.',
             }),
             windowMs: Type.Integer({ minimum: 1000, default: 60_000, description: 'The rate-limit window.' }),
+            failedAuthMax: Type.Integer({
+              minimum: 0,
+              default: 20,
+              description:
+                'Wrong API keys one client address may present per window (with API keys configured); past it, every ' +
+                'request from that address gets 429 until the window ends, so keys cannot be guessed at speed. 0 = no limit.',
+            }),
           },
           { default: {}, additionalProperties: false },
         ),
@@ -203,7 +220,7 @@ export const ConfigSchema = Type.Object(
         queueMax: Type.Integer({
           minimum: 0,
           default: 64,
-          description: 'Requests waiting for a slot, per model; more get 429 queue_full.',
+          description: 'Generations waiting for a slot, per model (a request counts its prompts × n); more get 429 queue_full.',
         }),
         docs: Type.Boolean({
           default: false,

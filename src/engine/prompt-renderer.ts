@@ -86,12 +86,20 @@ export class PromptRenderer {
   /**
    * `tools`: the functions offered to the model (null = none), rendered as the template wants them.
    * `options`: the request's template controls (null = the model's template with the defaults).
+   * `checkLength`: called with the rendered text's length before it is tokenized (synchronous, ~1 ms per kB),
+   * to refuse a prompt that cannot fit whatever its tokens are (tool descriptions and schemas included).
    */
-  render(messages: readonly ChatMessage[], tools: readonly ToolDefinition[] | null = null, options: ChatTemplateOptions | null = null): RenderedPrompt {
+  render(
+    messages: readonly ChatMessage[],
+    tools: readonly ToolDefinition[] | null = null,
+    options: ChatTemplateOptions | null = null,
+    checkLength: (chars: number) => void = () => {},
+  ): RenderedPrompt {
     const compiled = options?.source != null ? this.requestTemplate(options.source) : this.compiled
     if (!compiled) {
       refuseWrapperOptions(options)
       const { contextText } = this.wrapper!.generateContextState({ chatHistory: toChatHistory(inlineTools(messages, tools)) })
+      checkLength(contextText.toString().length)
       return { tokens: contextText.tokenize(this.model.tokenizer), reasoning: null }
     }
     const shown = compiled.knowsTools ? messages : inlineTools(messages, tools)
@@ -102,6 +110,7 @@ export class PromptRenderer {
       bosToken: this.model.tokens.bosString ?? '',
       eosToken: this.model.tokens.eosString ?? '',
     })
+    checkLength(text.length)
     const continued = options?.continueFinalMessage ? (messages.at(-1)?.content ?? '') : null
     return { tokens: this.tokenizeText(text), reasoning: compiled.thinks ? { startsInside: opensThinking(text, continued) } : null }
   }

@@ -1,5 +1,6 @@
 import { LlamaGrammar, type Token } from 'node-llama-cpp'
 import { ContextLengthExceededError, InvalidRequestError } from '../errors.js'
+import { refuseBeyondContext } from './prompt-bound.js'
 import type { GenerationRequest, GrammarSpec, ToolOptions } from '../generation/request.js'
 import type { GenerationPlan } from './generation-plan.js'
 import { UnsupportedSchemaError } from './json-schema-grammar.js'
@@ -83,17 +84,16 @@ export class RequestPlanner {
       input.kind === 'chat' ? input.messages.reduce((sum, m) => sum + m.content.trim().length, 0)
       : input.kind === 'text' ? input.text.length
       : input.prefix.length + input.suffix.length
-    const atLeast = this.model.vocabulary.minimumTokens(chars)
-    if (atLeast >= this.model.info.contextSize) {
-      throw new ContextLengthExceededError(atLeast, this.model.info.contextSize, promptParam(request), true)
-    }
+    refuseBeyondContext(this.model.vocabulary, this.model.info.contextSize, chars, promptParam(request), 1)
   }
 
   private promptTokens(request: GenerationRequest): RenderedPrompt {
     const input = request.input
     switch (input.kind) {
       case 'chat':
-        return this.model.renderer.render(input.messages, request.tools?.definitions ?? null, input.template ?? null)
+        return this.model.renderer.render(input.messages, request.tools?.definitions ?? null, input.template ?? null, (chars) =>
+          refuseBeyondContext(this.model.vocabulary, this.model.info.contextSize, chars, request.tools ? 'tools' : promptParam(request), 1),
+        )
       case 'text':
         return { tokens: this.model.renderer.tokenizeText(input.text), reasoning: null }
       case 'infill':

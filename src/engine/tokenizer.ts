@@ -2,6 +2,7 @@ import type { Token } from 'node-llama-cpp'
 import { InvalidRequestError } from '../errors.js'
 import type { LoadedModel } from './loaded-model.js'
 import type { ChatMessage, ChatTemplateOptions, ToolDefinition } from '../generation/request.js'
+import { refuseBeyondContext } from './prompt-bound.js'
 
 /**
  * Text ↔ token ids for one loaded model, as the rest of the server sees them: `/tokenize` and
@@ -16,7 +17,8 @@ export class Tokenizer {
    * With `addSpecial` the model's BOS is prepended (and EOS appended) when its GGUF asks for them, once:
    * a prompt that already starts with BOS text does not get a second one.
    */
-  tokenize(text: string, addSpecial: boolean): number[] {
+  tokenize(text: string, addSpecial: boolean, param = 'prompt'): number[] {
+    this.refuseBeyondContext(text.length, param)
     const { model, renderer } = this.loaded
     if (!addSpecial) return model.tokenize(text, true)
     // BOS exactly as a completions prompt gets it; EOS only here, for models that want it (embedding models).
@@ -28,7 +30,17 @@ export class Tokenizer {
 
   /** Chat messages (and the tools offered) through the model's chat template: exactly the prompt a generation evaluates. */
   render(messages: readonly ChatMessage[], template: ChatTemplateOptions | null = null, tools: readonly ToolDefinition[] | null = null): number[] {
-    return this.loaded.renderer.render(messages, tools, template).tokens
+    // Contents first (before the template runs over them), then the rendered text (tools included).
+    this.refuseBeyondContext(messages.reduce((sum, m) => sum + m.content.trim().length, 0), 'messages')
+    return this.loaded.renderer.render(messages, tools, template, (chars) => this.refuseBeyondContext(chars, 'messages')).tokens
+  }
+
+  /**
+   * A 400 `context_length_exceeded` for text that cannot fit the model's context whatever its tokens are, found
+   * without tokenizing it. Anything that tokenizes client text calls this first (see prompt-bound.ts).
+   */
+  refuseBeyondContext(chars: number, param: string): void {
+    refuseBeyondContext(this.loaded.vocabulary, this.loaded.info.contextSize, chars, param)
   }
 
   /**

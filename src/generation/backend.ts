@@ -60,6 +60,8 @@ export interface ModelDefaults {
   parallel: number
   /** Token ids run from 0 to vocabularySize - 1. */
   vocabularySize: number
+  /** Generations one request may ask for (prompts × n). */
+  maxFanOut: number
   /** Components of a full embedding vector. */
   embeddingSize: number
   defaults: RequestDefaults

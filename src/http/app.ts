@@ -17,6 +17,7 @@ import { clientErrorResponse, errorBody } from './error-body.js'
 import { errorsPlugin } from './plugins/errors.js'
 import { openApiPlugin } from './plugins/openapi.js'
 import { rateLimitPlugin } from './plugins/rate-limit.js'
+import { requestLogPlugin } from './plugins/request-log.js'
 import { uiPlugin } from './plugins/ui.js'
 import { chatRoutes } from './routes/chat.js'
 import { completionRoutes } from './routes/completions.js'
@@ -128,33 +129,16 @@ export async function buildApp({ config, models, log, metrics, responseStore }: 
     // Header values must be printable ASCII: other key names (emoji, control characters) go percent-encoded.
     if (ignored.length > 0) reply.header('x-ignored-params', ignored.map((key) => (/^[!-+\--~]+$/.test(key) ? key : encodeURIComponent(key))).join(','))
   })
-  app.addHook('onResponse', async (request, reply) => {
-    metrics.httpRequests.inc({ route: request.routeOptions.url ?? 'unknown', status: String(reply.statusCode) })
-    const { usage, timings, finishReason, prompt, reasoning, output } = request.generationLog
-    request.log.info(
-      {
-        method: request.method,
-        route: request.routeOptions.url ?? request.url,
-        status: reply.statusCode,
-        promptTokens: usage?.promptTokens,
-        completionTokens: usage?.completionTokens,
-        cachedTokens: usage?.cachedTokens,
-        finishReason,
-        queueMs: round(timings?.queueMs),
-        ttftMs: round(timings?.ttftMs),
-        durationMs: round(reply.elapsedTime),
-        prompt,
-        reasoning,
-        output,
-      },
-      'request',
-    )
-  })
-
   await app.register(errorsPlugin, { bodyLimit: config.server.bodyLimitBytes })
+  // Before auth and the limits: a request they refuse is logged and counted too.
+  await app.register(requestLogPlugin, { metrics })
   await app.register(corsPlugin, { origins: config.server.corsOrigins })
-  await app.register(authPlugin, { apiKeys: config.server.apiKeys, metricsToken: config.server.metricsToken })
-  await app.register(rateLimitPlugin, config.server.rateLimit)
+  await app.register(authPlugin, {
+    apiKeys: config.server.apiKeys,
+    metricsToken: config.server.metricsToken,
+    failedAuth: { max: config.server.rateLimit.failedAuthMax, windowMs: config.server.rateLimit.windowMs },
+  })
+  await app.register(rateLimitPlugin, { ...config.server.rateLimit, keyed: config.server.apiKeys.length > 0 })
   await app.register(limitsPlugin)
   // Before the routes: it collects their schemas as they are added.
   await app.register(openApiPlugin, { docs: config.server.docs })
@@ -172,8 +156,4 @@ export async function buildApp({ config, models, log, metrics, responseStore }: 
   }
   if (config.server.ui) await app.register(uiPlugin)
   return app
-}
-
-function round(ms: number | null | undefined): number | undefined {
-  return ms == null ? undefined : Math.round(ms * 10) / 10
 }

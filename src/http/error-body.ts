@@ -1,5 +1,6 @@
 import type { FastifyError } from 'fastify'
 import {
+  HttpClientError,
   InvalidRequestError,
   PayloadTooLargeError,
   ServeError,
@@ -39,12 +40,27 @@ export function fromFastifyError(error: FastifyError & { validation?: AjvError[]
   if (error instanceof SyntaxError || (error.statusCode === 400 && /JSON/i.test(error.message))) {
     return new InvalidRequestError(`The request body is not valid JSON: ${error.message}`, null)
   }
-  return null
+  return fromFrameworkStatus(error)
+}
+
+/**
+ * A 4xx raised on purpose by Fastify (`FST_…` codes) or by a plugin through http-errors (`expose`: its message
+ * is meant for clients), e.g. @fastify/static refusing `/docs/static/../../package.json`. Any other thrown error,
+ * whatever properties it carries, stays a server error.
+ */
+function fromFrameworkStatus(error: FastifyError & { status?: number; expose?: boolean }): ServeError | null {
+  const status = error.statusCode ?? error.status
+  const deliberate = error.code?.startsWith('FST_') || error.expose === true
+  if (!deliberate || status === undefined || status < 400 || status > 499) return null
+  if (status === 403 || status === 404) return new HttpClientError(status, status === 403 ? 'This path is not served.' : 'Not found.', 'unknown_url')
+  return new HttpClientError(status, `${error.message.replace(/\.$/, '')}.`)
 }
 
 function fromValidation(errors: AjvError[]): InvalidRequestError {
-  // Ajv reports a union's branches before the union itself; the deepest path is the most specific.
-  const error = errors.reduce((a, b) => (b.instancePath.length > a.instancePath.length ? b : a))
+  // Ajv reports a union's branches before the union itself; the deepest path is the most specific. At one path,
+  // a branch that failed on something other than the type (33 `stop` strings: maxItems) is the one the value
+  // meant, so its message (naming the limit) wins over "must be string".
+  const error = errors.reduce((a, b) => (b.instancePath.length > a.instancePath.length || (b.instancePath === a.instancePath && rank(b) > rank(a)) ? b : a))
   let path = error.instancePath
   if (error.keyword === 'required') path += `/${String(error.params.missingProperty)}`
   const param = toParam(path)
@@ -52,6 +68,10 @@ function fromValidation(errors: AjvError[]): InvalidRequestError {
   const problem = error.keyword === 'required' ? 'is required' : (error.message ?? 'is invalid')
   const allowed = error.keyword === 'anyOf' ? ' (wrong type)' : error.params.allowedValues ? `: ${JSON.stringify(error.params.allowedValues)}` : ''
   return new InvalidRequestError(`Invalid '${param}': ${problem}${allowed}.`, param)
+}
+
+function rank(error: AjvError): number {
+  return error.keyword === 'anyOf' ? 0 : error.keyword === 'type' ? 1 : 2
 }
 
 /** `/messages/0/role` → `messages[0].role`, the form OpenAI's `param` uses. */

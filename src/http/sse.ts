@@ -25,7 +25,9 @@ async function* frame(chunks: AsyncIterable<unknown>, reply: FastifyReply): Asyn
     yield 'data: [DONE]\n\n'
   } catch (error) {
     const served = error instanceof ServeError ? error : new EngineError(GENERATION_FAILED, error)
-    reply.request.log.error({ err: error }, 'error after the stream started')
+    // A client's error (a grammar that matches nothing) is no server error, though found mid-stream.
+    if (served.status >= 500) reply.request.log.error({ err: error }, 'error after the stream started')
+    else reply.request.log.info({ code: served.code, message: served.message }, 'error after the stream started')
     yield `data: ${JSON.stringify(errorBody(served))}\n\n`
   }
 }

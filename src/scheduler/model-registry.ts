@@ -32,6 +32,7 @@ export class ModelRegistry implements ModelBackend {
       maxChoices: config.maxChoices,
       parallel: info.parallel,
       vocabularySize: scheduler.model.vocabulary.size,
+      maxFanOut: config.maxFanOut,
       embeddingSize: scheduler.model.model.embeddingVectorSize,
       // The one place the max_tokens default is resolved: the model's default, else its ceiling.
       defaults: { ...config.defaults, maxTokens: config.defaults.maxTokens ?? config.maxTokens, ...(config.seed !== null ? { seed: config.seed } : {}) },

@@ -94,10 +94,12 @@ export class Scheduler {
   submit(request: GenerationRequest, options: SubmitOptions = {}): AsyncIterable<GenerationEvent> {
     this.refuseWhenDraining()
     const plan = this.model.planner.plan(request)
-    // Requests that will find a free slot at the next step do not count as waiting.
-    if (this.queue.length + 1 - this.freeSlots() > this.options.queueMax) {
+    // Counted in generations (n each), not requests, so one request cannot hold the queue with a fan-out;
+    // those that will find a free slot at the next step do not count as waiting.
+    const waiting = this.queue.reduce((sum, e) => sum + e.plan.request.n, 0)
+    if (waiting + request.n - this.freeSlots() > this.options.queueMax) {
       this.options.metrics.queueRejections.inc(this.labels)
-      throw new OverloadedError(1, `${this.queue.length} requests are already waiting for ${this.model.info.id}; retry in 1s.`)
+      throw new OverloadedError(1, `${waiting} generations are already waiting for ${this.model.info.id}; retry in 1s.`)
     }
     const entry: Entry = {
       plan,

@@ -6,6 +6,7 @@ import { runCli, waitHealthy, type CliRun } from '../helpers/cli-process.js'
 import { TINY_MODEL_PATH } from '../helpers/models.js'
 import { postJson, sseEvents } from '../helpers/test-server.js'
 import { errorBodyProblems } from './answer-checks.js'
+import { logProblems, parseLogLines } from './log-capture.js'
 import { expectIdle } from './server-state.js'
 
 // Every fault runs against a real `gguf-serve start` process: a fault that kills the server shows as its exit.
@@ -20,6 +21,13 @@ async function serve(args: string[]): Promise<{ run: CliRun; origin: string }> {
   const origin = await run.url
   await waitHealthy(origin, 60_000)
   return { run, origin }
+}
+
+/** Error-level log lines each fault is expected to cause; any other is a finding. */
+const EXPECTED: Record<string, RegExp[]> = {
+  // llama.cpp says why it cannot load the damaged file: the operator's clue.
+  damagedModel: [/"component":"llama\.cpp".*(error loading model|failed to load model)/],
+  engineFailure: [],
 }
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'gguf-serve-faults-'))
@@ -115,6 +123,7 @@ models:
     expect(run.child.exitCode).toBeNull()
     // The cause is in the log for the operator.
     expect(run.output()).toMatch(/model-b\.gguf/)
+    expect(logProblems(parseLogLines(run.output()), EXPECTED.damagedModel)).toEqual([])
   })
 })
 
@@ -165,6 +174,7 @@ describe('SIGTERM with streams in flight', () => {
     expect(run.output()).toContain('shutting down')
     // The streams need a second or two: waiting out server.shutdownGraceMs (30 s) means a connection held the exit.
     expect(run.output()).not.toContain('grace period')
+    expect(logProblems(parseLogLines(run.output()))).toEqual([])
   })
 })
 
@@ -202,6 +212,7 @@ describe('an engine failure inside one request', () => {
     }
     await expectIdle(origin)
     expect((await postJson(origin, '/v1/chat/completions', chat('tiny'))).status).toBe(200)
+    expect(logProblems(parseLogLines(run.output()), EXPECTED.engineFailure)).toEqual([])
   })
 })
 
@@ -223,5 +234,6 @@ describe('a request whose own chat_template does a million iterations', () => {
     expect(res.status).toBeLessThan(500)
     expect(errorBodyProblems(res.text, '', [dir])).toEqual([])
     expect(run.child.exitCode).toBeNull()
+    expect(logProblems(parseLogLines(run.output()))).toEqual([])
   })
 })

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startImpatientServer, type TestServer } from '../helpers/test-server.js'
 import { errorBodyProblems } from './answer-checks.js'
 import { FUZZ_PLAN, generateCases, type FuzzCase } from './fuzz-cases.js'
-import { capturingLogger } from './log-capture.js'
+import { capturingLogger, logProblems } from './log-capture.js'
 import { mapPool } from './pool.js'
 import { httpRequest, rawRequest } from './raw-http.js'
 import { expectIdle } from './server-state.js'
@@ -104,11 +104,15 @@ describe(`fuzzing the HTTP API (seed ${SEED})`, () => {
         `${cases.filter((c) => c.expect === '4xx').length} must be 4xx, ${cases.filter((c) => c.expect === 'any').length} may be 200\n` +
         summarize(results),
     )
-    if (log.lines.length > 0) console.log(`server warnings and errors (${log.lines.length}):\n${log.lines.slice(0, 10).join('\n')}`)
+    const warnings = log.lines.filter((line) => line.level >= 40)
+    if (warnings.length > 0) console.log(`server warnings and errors (${warnings.length}):\n${warnings.slice(0, 10).map((l) => JSON.stringify(l)).join('\n')}`)
     if (failed.length > 0) console.log(problemKinds(failed))
     const report = failed.slice(0, 25).map((r) => `[${r.fuzzCase.category}] ${r.problems.join('; ')}\n    ${describeCase(r.fuzzCase)}`)
     expect(report, `${failed.length} of ${cases.length} answers had problems`).toEqual([])
     expect(cases.length).toBeGreaterThanOrEqual(3000)
+    // "No 5xx" means no server error only if none hid behind a 4xx: the server's own log must agree.
+    expect(logProblems(log.lines).slice(0, 10)).toEqual([])
+    expect(log.lines.filter((l) => l.msg === 'request').length, 'request lines are in the log (the check above reads them)').toBeGreaterThan(cases.length / 2)
   })
 
   it('keeps nothing of the prototype-pollution attempts', () => {

@@ -1,8 +1,9 @@
 import v8 from 'node:v8'
 import vm from 'node:vm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { scrape } from '../helpers/prometheus.js'
+import { scrape, value } from '../helpers/prometheus.js'
 import { startTestServer, type TestServer } from '../helpers/test-server.js'
+import { capturingLogger, CLIENT_LEFT, logProblems, type LogLine } from './log-capture.js'
 import { mapPool } from './pool.js'
 import { Random } from './random.js'
 import { expectIdle, total } from './server-state.js'
@@ -50,8 +51,14 @@ const mb = (bytes: number) => `${(bytes / MB).toFixed(1)} MB`
 
 describe('soak: thousands of streamed requests with random disconnects', () => {
   let t: TestServer
+  // Lines the checks read; the 200s are only counted (holding thousands would blur the heap figures).
+  let abortedLines = 0
+  const log = capturingLogger((line: LogLine) => {
+    if (line.msg === 'request' && line.outcome === 'aborted' && line.status === 499) abortedLines++
+    return line.level >= 40 || line.err !== undefined || line.msg === CLIENT_LEFT || (line.msg === 'request' && line.status !== 200 && line.status !== 499)
+  })
   beforeAll(async () => {
-    t = await startTestServer({ parallel: '4' })
+    t = await startTestServer({ parallel: '4' }, log.logger)
   })
   let closed = false
   afterAll(async () => {
@@ -94,6 +101,11 @@ describe('soak: thousands of streamed requests with random disconnects', () => {
 
     const failures = results.filter((r) => r.outcome.kind === 'failed').map((r) => JSON.stringify(r))
     expect(failures.slice(0, 10), `${failures.length} requests failed`).toEqual([])
+    // Disconnects are the client's doing: no error-level line, no exception behind a 4xx, and each is logged
+    // and counted as an aborted request (499), like every other request.
+    expect(logProblems(log.lines).slice(0, 10)).toEqual([])
+    expect(abortedLines).toBeGreaterThanOrEqual(cancellations)
+    expect(value(metricsAfter, 'gguf_serve_http_requests_total', { route: '/v1/chat/completions', status: '499' })).toBeGreaterThanOrEqual(cancellations)
     // Disconnects reached the server and were counted as cancellations.
     expect(cancellations).toBeGreaterThan(0)
     expect(cancellations).toBeLessThanOrEqual(count('aborted'))

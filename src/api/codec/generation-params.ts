@@ -1,5 +1,6 @@
 import { randomInt } from 'node:crypto'
 import { InvalidRequestError } from '../../errors.js'
+import { checkFanOut } from './fan-out.js'
 // The schema-to-grammar converter is pure (no engine state): converting here lets an unenforceable keyword fail as a 400.
 import { jsonObjectGrammar, jsonSchemaGrammar, UnsupportedSchemaError } from '../../engine/json-schema-grammar.js'
 import type { ModelDefaults } from '../../generation/backend.js'
@@ -43,7 +44,8 @@ export type GenerationParamsDecoded = Omit<GenerationRequest, 'model' | 'input' 
  * and vocabulary, against which n and token ids are checked here rather than in the engine.
  */
 export type ModelLimits = Pick<ModelDefaults, 'maxChoices' | 'defaults' | 'trustRequestChatTemplate'> &
-  Partial<Pick<ModelDefaults, 'parallel' | 'vocabularySize'>>
+  // Optional: decoders that serve one generation (tokenize) need not state the fan-out cap.
+  Partial<Pick<ModelDefaults, 'parallel' | 'vocabularySize' | 'maxFanOut'>>
 
 /** A 400 naming `param` for the first id of `tokens` outside the vocabulary; `where` locates the list in the message. */
 export function checkTokenIds(tokens: readonly number[], vocabularySize: number, param: string, where = param): void {
@@ -87,6 +89,7 @@ export function decodeGenerationParams(body: GenerationParams, limits: ModelLimi
   if (n > limits.maxChoices) {
     throw new InvalidRequestError(`n is ${n}, but at most ${limits.maxChoices} choices are served per request.`, 'n')
   }
+  if (limits.maxFanOut !== undefined) checkFanOut(body, limits.maxFanOut)
   if (body.best_of != null && body.best_of !== n) {
     throw new InvalidRequestError(`best_of (${body.best_of}) must equal n (${n}): ranking candidates is not supported.`, 'best_of')
   }

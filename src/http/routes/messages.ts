@@ -13,6 +13,7 @@ import {
 import { abortSignalFor } from '../abort-signal.js'
 import { sendEventStream, withHeartbeat } from '../event-stream.js'
 import { toServeError } from '../plugins/errors.js'
+import { CLIENT_CLOSED_STATUS } from '../plugins/request-log.js'
 import { flatMap, startIterable } from '../sse.js'
 import { submitFor } from '../submit.js'
 
@@ -34,6 +35,8 @@ export const messagesRoutes: FastifyPluginAsyncTypebox<{
   })
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const served = toServeError(error, request, bodyLimit)
+    // Nobody is left to answer; the request's log line says `aborted`.
+    if (!served) return reply.status(CLIENT_CLOSED_STATUS).send()
     const { status, body } = encodeAnthropicError(served, request.id)
     // Also here: auth and rate limits answer from hooks that run before this plugin's own.
     return reply.status(status).headers({ ...served.headers, 'request-id': request.id }).send(body)
