@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { integerRange, jsonSchemaGrammar, UnsupportedSchemaError } from '../src/engine/json-schema-grammar.js'
+import { integerRange, jsonSchemaGrammar, UnsupportedSchemaError } from '../src/constraints/json-schema-grammar.js'
 
 /** The integer-range GBNF uses only literals, classes, {n} and groups, so it reads directly as a regex. */
 function asRegExp(gbnf: string): RegExp {

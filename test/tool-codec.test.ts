@@ -3,7 +3,7 @@ import { ChatChunkEncoder, encodeChatCompletion, newResponseMeta } from '../src/
 import { decodeChatRequest } from '../src/api/codec/chat-request.js'
 import { foldEvents } from '../src/api/codec/fold-events.js'
 import type { ChatCompletionRequest } from '../src/api/schemas/chat.js'
-import { toolCallGrammar, textWithout } from '../src/engine/tool-call-grammar.js'
+import { toolCallGrammar, textWithout } from '../src/constraints/tool-call-grammar.js'
 import { HERMES_FORMAT, LLAMA3_JSON_FORMAT, MISTRAL_FORMAT } from '../src/engine/tool-call-formats.js'
 import type { GenerationEvent } from '../src/engine/types.js'
 import { InvalidRequestError } from '../src/errors.js'

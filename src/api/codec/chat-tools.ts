@@ -1,7 +1,7 @@
 import { InvalidRequestError } from '../../errors.js'
 // Pure converter: converting here lets an unenforceable keyword in a tool's parameters fail as a 400.
-import { jsonSchemaGrammar, UnsupportedSchemaError } from '../../engine/json-schema-grammar.js'
-import { asObjectSchema } from '../../engine/tool-call-grammar.js'
+import { jsonSchemaGrammar, UnsupportedSchemaError } from '../../constraints/json-schema-grammar.js'
+import { asObjectSchema } from '../../constraints/tool-call-grammar.js'
 import type { ToolCallRecord, ToolChoice, ToolDefinition, ToolOptions } from '../../engine/types.js'
 import type { ChatCompletionRequest } from '../schemas/chat.js'
 

@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto'
 import { InvalidRequestError } from '../../errors.js'
 // The schema-to-grammar converter is pure (no engine state): converting here lets an unenforceable keyword fail as a 400.
-import { jsonObjectGrammar, jsonSchemaGrammar, UnsupportedSchemaError } from '../../engine/json-schema-grammar.js'
+import { jsonObjectGrammar, jsonSchemaGrammar, UnsupportedSchemaError } from '../../constraints/json-schema-grammar.js'
 import type { ModelConfig } from '../../config/schema.js'
 import type { GenerationRequest, GrammarSpec } from '../../engine/types.js'
 import type { GenerationParams, ResponseFormat } from '../schemas/generation-params.js'

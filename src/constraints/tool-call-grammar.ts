@@ -1,6 +1,6 @@
 import { jsonPrimitiveRules, jsonSchemaRules } from './json-schema-grammar.js'
-import type { ToolCallFormat } from './tool-call-formats.js'
-import type { ToolDefinition, ToolOptions } from './types.js'
+import type { ToolCallFormat } from '../engine/tool-call-formats.js'
+import type { ToolDefinition, ToolOptions } from '../engine/types.js'
 
 /**
  * GBNF for the tool calls a request allows, in the model's call format. Every call is
