@@ -90,7 +90,7 @@ describe('decodeChatRequest: tools', () => {
     expect(param({ tools: [tool('f')], tool_choice: { type: 'function', function: { name: 'g' } } })).toBe('tool_choice')
     expect(param({ tool_choice: 'required' })).toBe('tool_choice')
     expect(param({ tools: [tool('f'), tool('f')] })).toBe('tools[1]')
-    expect(param({ tools: [tool('f', { type: 'object', properties: { a: { type: 'string', pattern: 'x' } } })] })).toBe('tools[0].function.parameters')
+    expect(param({ tools: [tool('f', { type: 'object', properties: { a: { type: 'string', pattern: '(?=x)' } } })] })).toBe('tools[0].function.parameters')
     expect(param({ tools: [tool('f')], tool_choice: 'required', response_format: { type: 'json_object' } })).toBe('response_format')
   })
 })

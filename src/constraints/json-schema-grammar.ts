@@ -1,87 +1,48 @@
+import { arrayExpression } from './array-grammar.js'
+import { decimalRange, decimalText, type DecimalBound } from './decimal-range.js'
+import { literal, PRIMITIVES } from './gbnf.js'
+import type { GrammarContext, Take } from './grammar-context.js'
+import { objectExpression } from './object-grammar.js'
+import { isSchemaObject, jsonType, mergeSchemas, resolveRef, satisfiesSiblings, VALIDATION_KEYWORDS, type SchemaObject } from './schema-document.js'
+import { invalidSchema, UnsupportedSchemaError } from './schema-error.js'
+import { formatRules, stringExpression } from './string-grammar.js'
+
 /**
  * JSON Schema → GBNF (llama.cpp's grammar format), so that sampling can only produce JSON that validates.
  *
- * node-llama-cpp's own converter silently ignores keywords it cannot express (anyOf, required, pattern,
- * minimum…), which is how peers end up answering 200 with output that does not validate. Here every
- * keyword is either enforced by the grammar or refused with an UnsupportedSchemaError naming it and its
- * path. Annotations (title, description, examples, …) are accepted and ignored.
+ * node-llama-cpp's own converter silently ignores keywords it cannot express, which is how peers answer
+ * 200 with output that does not validate. Here every validation keyword is enforced by the grammar,
+ * refused with an UnsupportedSchemaError naming it and its JSON pointer, or (strict: false) recorded as
+ * relaxed. Annotations are accepted and ignored.
  */
 
-export class UnsupportedSchemaError extends Error {
-  constructor(
-    readonly keyword: string,
-    readonly path: string,
-    detail = '',
-  ) {
-    super(`JSON Schema keyword '${keyword}' at '${path || '#'}' cannot be enforced${detail ? `: ${detail}` : ''}.`)
-  }
+/** A keyword left out of the grammar under `strict: false`. */
+export interface RelaxedKeyword {
+  keyword: string
+  pointer: string
 }
 
-type Schema = Record<string, unknown> | boolean
-
-/** Keywords that change nothing about which values are valid. */
-const ANNOTATIONS = new Set([
-  '$schema', '$id', '$comment', 'title', 'description', 'examples', 'default', 'deprecated', 'readOnly', 'writeOnly',
-  '$defs', 'definitions', 'strict', 'name',
-])
-
-const FORMATS: Record<string, string> = {
-  date: 'date',
-  time: 'time',
-  'date-time': 'date "T" time',
-  uuid: 'hex8 "-" hex4 "-" hex4 "-" hex4 "-" hex12',
+export interface ConvertOptions {
+  /** Prefix for rule names, so several schemas can share one grammar (tool calls). */
+  prefix?: string
+  /** false: unenforceable keywords are relaxed (recorded) instead of refused. Defaults to true. */
+  strict?: boolean
 }
 
-/** Largest integer magnitude the grammar emits (15 digits: exact in a double). */
-const MAX_DIGITS = 15
+/** Past these, conversion stops with a 400 naming the keyword it was on. */
+export const GRAMMAR_BUDGET = { bytes: 512 * 1024, ms: 250 }
 
-const PRIMITIVES = `
-ws ::= | " " | "\\n" [ \\t]{0,16}
-value ::= object | array | string | number | boolean | null
-object ::= "{" ws ( string ws ":" ws value ( ws "," ws string ws ":" ws value )* )? ws "}"
-array ::= "[" ws ( value ( ws "," ws value )* )? ws "]"
-string ::= "\\"" char* "\\""
-char ::= [^"\\\\\\x7F\\x00-\\x1F] | "\\\\" ( ["\\\\/bfnrt] | "u" [0-9a-fA-F]{4} )
-number ::= integer ( "." [0-9]{1,15} )? ( [eE] [-+]? [0-9]{1,2} )?
-integer ::= "-"? ( "0" | [1-9] [0-9]{0,${MAX_DIGITS - 1}} )
-boolean ::= "true" | "false"
-null ::= "null"
-date ::= [0-9]{4} "-" ( ( "01" | "03" | "05" | "07" | "08" | "10" | "12" ) "-" day31 | ( "04" | "06" | "09" | "11" ) "-" day30 | "02" "-" day28 )
-day28 ::= "0" [1-9] | "1" [0-9] | "2" [0-8]
-day30 ::= day28 | "29" | "30"
-day31 ::= day30 | "31"
-time ::= ( [01] [0-9] | "2" [0-3] ) ":" [0-5] [0-9] ":" [0-5] [0-9] ( "." [0-9]{1,6} )? "Z"
-hex4 ::= [0-9a-fA-F]{4}
-hex8 ::= hex4 hex4
-hex12 ::= hex4 hex4 hex4
-`
+export interface SchemaRules {
+  expression: string
+  rules: string[]
+  relaxed: RelaxedKeyword[]
+  /** Whether the rules use the format rules (`formatRules()`), which the grammar must then include. */
+  usesFormats: boolean
+}
 
 /** GBNF for any JSON object: `response_format: {type: "json_object"}`. */
 export function jsonObjectGrammar(): string {
   return `root ::= object${PRIMITIVES}`
-}
-
-/** GBNF whose language is exactly the JSON texts that validate against `schema` (or a refusal). */
-export function jsonSchemaGrammar(schema: unknown): string {
-  if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) {
-    throw new UnsupportedSchemaError('schema', '', 'a JSON Schema must be an object')
-  }
-  const { expression, rules } = jsonSchemaRules(schema, '')
-  return `root ::= ${expression}\n${rules.join('\n')}${PRIMITIVES}`
-}
-
-/**
- * The pieces of a schema's grammar, for embedding it in a larger grammar (tool-call arguments): an
- * expression for the value and the rules it needs, named with `prefix` so several schemas can share one
- * grammar. The shared primitives (`value`, `string`, `ws`…) come from `jsonPrimitiveRules()`, once.
- */
-export function jsonSchemaRules(schema: unknown, prefix: string): { expression: string; rules: string[] } {
-  if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) {
-    throw new UnsupportedSchemaError('schema', '', 'a JSON Schema must be an object')
-  }
-  const converter = new Converter(schema as Record<string, unknown>, prefix)
-  const expression = converter.visit(schema as Schema, '')
-  return { expression, rules: converter.rules }
 }
 
 /** The primitive rules (`ws`, `value`, `object`, `string`, `number`…) every schema grammar refers to. */
@@ -89,291 +50,298 @@ export function jsonPrimitiveRules(): string {
   return PRIMITIVES
 }
 
-class Converter {
+/** A whole grammar whose language is the JSON texts valid against `schema`. */
+export function jsonSchemaGrammar(schema: unknown, options: ConvertOptions = {}): { gbnf: string; relaxed: RelaxedKeyword[] } {
+  const { expression, rules, relaxed, usesFormats } = jsonSchemaRules(schema, options)
+  return { gbnf: `root ::= ${expression}\n${rules.join('\n')}${PRIMITIVES}${usesFormats ? formatRules() : ''}`, relaxed }
+}
+
+/** The pieces of a schema's grammar, for embedding it in a larger grammar (tool-call arguments). */
+export function jsonSchemaRules(schema: unknown, options: ConvertOptions = {}): SchemaRules {
+  if (!isSchemaObject(schema) && typeof schema !== 'boolean') throw invalidSchema('schema', '', 'a JSON Schema must be an object or a boolean')
+  const converter = new Converter(isSchemaObject(schema) ? schema : {}, options)
+  const expression = converter.visit(schema, '')
+  return { expression, rules: converter.rules, relaxed: converter.relaxed, usesFormats: converter.usesFormats }
+}
+
+class Converter implements GrammarContext {
   readonly rules: string[] = []
-  private readonly names = new Map<string, string>()
+  readonly relaxed: RelaxedKeyword[] = []
+  usesFormats = false
+  private readonly refNames = new Map<string, string>()
   private counter = 0
+  private bytes = 0
+  private readonly started = performance.now()
+  private current = { keyword: 'schema', pointer: '' }
+  private readonly prefix: string
+  private readonly strict: boolean
+  private inlining = 0
 
   constructor(
-    private readonly document: Record<string, unknown>,
-    private readonly prefix = '',
-  ) {}
+    private readonly document: SchemaObject,
+    options: ConvertOptions,
+  ) {
+    this.prefix = options.prefix ?? ''
+    this.strict = options.strict ?? true
+  }
 
-  /** Returns a GBNF expression for the schema, adding the rules it needs. */
-  visit(schema: Schema, path: string): string {
+  visit(schema: unknown, pointer: string): string {
     if (schema === true) return 'value'
-    if (schema === false) throw new UnsupportedSchemaError('false', path, 'no value can match it')
-    if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) {
-      throw new UnsupportedSchemaError('schema', path, 'not a schema object')
-    }
+    if (schema === false) throw invalidSchema('false', pointer, 'the schema false allows no value')
+    if (!isSchemaObject(schema)) throw invalidSchema('schema', pointer, 'not a schema object')
     const handled = new Set<string>()
-    const take = (keyword: string) => {
+    const take: Take = (keyword) => {
       handled.add(keyword)
+      if (VALIDATION_KEYWORDS.has(keyword)) this.current = { keyword, pointer: `${pointer}/${keyword}` }
       return schema[keyword]
     }
-    const expression = this.expression(schema, path, take)
+    const expression = this.expression(schema, pointer, take)
     for (const keyword of Object.keys(schema)) {
-      if (!handled.has(keyword) && !ANNOTATIONS.has(keyword)) throw new UnsupportedSchemaError(keyword, `${path}/${keyword}`)
+      if (VALIDATION_KEYWORDS.has(keyword) && !handled.has(keyword)) this.relax(new UnsupportedSchemaError(keyword, `${pointer}/${keyword}`))
     }
     return expression
   }
 
-  private expression(schema: Record<string, unknown>, path: string, take: (k: string) => unknown): string {
-    const ref = take('$ref')
-    if (ref !== undefined) return this.reference(ref, path)
-    const constant = take('const')
-    if (constant !== undefined) return literal(constant)
-    const choices = take('enum')
-    if (choices !== undefined) {
-      if (!Array.isArray(choices) || choices.length === 0) throw new UnsupportedSchemaError('enum', `${path}/enum`, 'must be a non-empty array')
-      return `( ${choices.map(literal).join(' | ')} )`
-    }
-    for (const keyword of ['anyOf', 'oneOf'] as const) {
-      const branches = take(keyword)
-      if (branches === undefined) continue
-      if (!Array.isArray(branches) || branches.length === 0) throw new UnsupportedSchemaError(keyword, `${path}/${keyword}`, 'must be a non-empty array')
-      // oneOf is generated like anyOf; the final validation catches a value matching two branches.
-      return `( ${branches.map((b, i) => this.visit(b as Schema, `${path}/${keyword}/${i}`)).join(' | ')} )`
-    }
-    const type = take('type')
-    const types = type === undefined ? inferTypes(schema) : Array.isArray(type) ? type : [type]
-    if (types.length === 0) return 'value'
-    return `( ${types.map((t) => this.typed(String(t), schema, path, take)).join(' | ')} )`
+  relax(error: UnsupportedSchemaError): void {
+    if (this.strict || !error.relaxable) throw error
+    this.relaxed.push({ keyword: error.keyword, pointer: error.pointer })
   }
 
-  private typed(type: string, schema: Record<string, unknown>, path: string, take: (k: string) => unknown): string {
+  rule(body: string): string {
+    const name = `${this.prefix}r-${this.counter++}`
+    this.define(name, body)
+    return name
+  }
+
+  stem(tag: string): string {
+    return `${this.prefix}${tag}-${this.counter++}`
+  }
+
+  define(name: string, body: string): void {
+    this.bytes += name.length + body.length + 5
+    if (this.bytes > GRAMMAR_BUDGET.bytes || performance.now() - this.started > GRAMMAR_BUDGET.ms) {
+      const { keyword, pointer } = this.current
+      throw new UnsupportedSchemaError(keyword, pointer, `the grammar is past its budget (${GRAMMAR_BUDGET.bytes / 1024} kB, ${GRAMMAR_BUDGET.ms} ms); simplify the schema`, false)
+    }
+    this.rules.push(`${name} ::= ${body}`)
+  }
+
+  private expression(schema: SchemaObject, pointer: string, take: Take): string {
+    const siblings = () => Object.keys(schema).filter((k) => VALIDATION_KEYWORDS.has(k) && !['$ref', 'allOf', 'anyOf', 'oneOf'].includes(k))
+    if (schema.allOf !== undefined || (schema.$ref !== undefined && siblings().length > 0)) return this.conjunction(schema, pointer, take)
+    if (schema.$ref !== undefined) return this.reference(take('$ref'), `${pointer}/$ref`)
+    for (const keyword of ['anyOf', 'oneOf'] as const) {
+      if (schema[keyword] === undefined) continue
+      const branches = take(keyword)
+      if (!Array.isArray(branches) || branches.length === 0) throw invalidSchema(keyword, `${pointer}/${keyword}`, 'must be a non-empty array')
+      if (keyword === 'oneOf' && !disjoint(branches)) {
+        this.relax(new UnsupportedSchemaError('oneOf', `${pointer}/oneOf`, 'branches that may overlap (only one may match); use anyOf'))
+      }
+      const rest = siblings()
+      if (rest.length === 0) return this.group(branches.map((b, i) => this.visit(b, `${pointer}/${keyword}/${i}`)))
+      // A ∧ (B ∨ C) = (A ∧ B) ∨ (A ∧ C): the keywords beside the union go into each branch.
+      const shared = Object.fromEntries(rest.map((k) => [k, take(k)]))
+      const other = keyword === 'anyOf' && schema.oneOf !== undefined ? { oneOf: take('oneOf') } : {}
+      return this.group(branches.map((b, i) => this.visit(mergeSchemas([shared, other, isSchemaObject(b) ? b : {}], keyword, `${pointer}/${keyword}/${i}`), `${pointer}/${keyword}/${i}`)))
+    }
+    if (schema.const !== undefined || schema.enum !== undefined) return this.choice(schema, pointer, take)
+    const type = take('type')
+    if (type !== undefined && typeof type !== 'string' && !(Array.isArray(type) && type.every((t) => typeof t === 'string'))) {
+      throw invalidSchema('type', `${pointer}/type`, 'must be a type name or an array of them')
+    }
+    const types = type === undefined ? inferTypes(schema) : Array.isArray(type) ? (type as string[]) : [type as string]
+    if (types.length === 0) return 'value'
+    return this.group(types.map((t) => this.typed(t, pointer, take)))
+  }
+
+  /** allOf, or $ref with sibling keywords: merged into one schema (refs resolved first). */
+  private conjunction(schema: SchemaObject, pointer: string, take: Take): string {
+    const all = take('allOf') ?? []
+    if (!Array.isArray(all) || (schema.allOf !== undefined && all.length === 0)) throw invalidSchema('allOf', `${pointer}/allOf`, 'must be a non-empty array')
+    if (++this.inlining > 64) throw new UnsupportedSchemaError('allOf', `${pointer}/allOf`, 'references that merge into themselves', false)
+    try {
+      const own: SchemaObject = {}
+      for (const key of Object.keys(schema)) if (key !== 'allOf' && key !== '$ref') own[key] = take(key)
+      const parts: SchemaObject[] = [own]
+      if (schema.$ref !== undefined) parts.push(this.inline(take('$ref'), `${pointer}/$ref`))
+      all.forEach((part, i) => {
+        if (part === false) throw invalidSchema('allOf', `${pointer}/allOf/${i}`, 'the schema false allows no value')
+        if (part === true) return
+        if (!isSchemaObject(part)) throw invalidSchema('allOf', `${pointer}/allOf/${i}`, 'not a schema object')
+        const { $ref, ...rest } = part
+        parts.push(rest)
+        if ($ref !== undefined) parts.push(this.inline($ref, `${pointer}/allOf/${i}/$ref`))
+      })
+      return this.visit(mergeSchemas(parts, 'allOf', `${pointer}/allOf`), pointer)
+    } finally {
+      this.inlining--
+    }
+  }
+
+  private inline(ref: unknown, pointer: string): SchemaObject {
+    const target = resolveRef(this.document, ref, pointer).schema
+    if (target === false) throw invalidSchema('$ref', pointer, 'the referenced schema allows no value')
+    return target === true ? {} : target
+  }
+
+  private reference(ref: unknown, pointer: string): string {
+    const target = resolveRef(this.document, ref, pointer)
+    const known = this.refNames.get(target.pointer)
+    if (known) return known
+    const name = this.stem('ref')
+    this.refNames.set(target.pointer, name) // before visiting, so recursive schemas end at the reference
+    this.define(name, this.visit(target.schema, target.pointer))
+    return name
+  }
+
+  /** enum / const: the listed values that also satisfy the keywords beside them. */
+  private choice(schema: SchemaObject, pointer: string, take: Take): string {
+    const keyword = schema.const !== undefined ? 'const' : 'enum'
+    const listed = take(keyword)
+    if (keyword === 'enum' && (!Array.isArray(listed) || listed.length === 0)) throw invalidSchema('enum', `${pointer}/enum`, 'must be a non-empty array')
+    let values = keyword === 'const' ? [listed] : (listed as unknown[])
+    if (keyword === 'const' && schema.enum !== undefined) values = values.filter((v) => (take('enum') as unknown[]).some((e) => JSON.stringify(e) === JSON.stringify(v)))
+    values = values.filter((v) => satisfiesSiblings(v, schema))
+    if (values.length === 0) throw invalidSchema(keyword, `${pointer}/${keyword}`, 'no listed value satisfies the keywords beside it')
+    const structured = values.some((v) => typeof v === 'object' && v !== null)
+    for (const key of Object.keys(schema)) {
+      // Scalars were checked against every keyword that applies to them; objects and arrays still need theirs.
+      if (!structured || ['type', 'minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'minLength', 'maxLength', 'pattern'].includes(key)) take(key)
+    }
+    return this.group(values.map(literal))
+  }
+
+  private typed(type: string, pointer: string, take: Take): string {
     switch (type) {
       case 'null':
         return 'null'
       case 'boolean':
         return 'boolean'
       case 'integer':
-        return this.integer(path, take)
       case 'number':
-        return this.number(path, take)
-      case 'string':
-        return this.string(path, take)
+        return this.numeric(type, pointer, take)
+      case 'string': {
+        const k = { pattern: take('pattern'), format: take('format'), minLength: take('minLength'), maxLength: take('maxLength') }
+        take('contentEncoding')
+        take('contentMediaType')
+        const { expression, usesFormats } = stringExpression(k, pointer, (e) => this.relax(e))
+        this.usesFormats ||= usesFormats
+        return expression === 'string' ? expression : this.rule(expression)
+      }
       case 'array':
-        return this.array(path, take)
+        return arrayExpression(this, take, pointer)
       case 'object':
-        return this.object(schema, path, take)
+        return objectExpression(this, take, pointer)
       default:
-        throw new UnsupportedSchemaError('type', `${path}/type`, `unknown type '${type}'`)
+        throw invalidSchema('type', `${pointer}/type`, `unknown type '${type}'`)
     }
   }
 
-  private reference(ref: unknown, path: string): string {
-    const match = typeof ref === 'string' ? /^#\/(\$defs|definitions)\/([^/]+)$/.exec(ref) : null
-    if (!match) throw new UnsupportedSchemaError('$ref', `${path}/$ref`, 'only local #/$defs/… references are supported')
-    let name = this.names.get(ref as string)
-    if (name) return name
-    const target = (this.document[match[1]!] as Record<string, Schema> | undefined)?.[match[2]!]
-    if (target === undefined) throw new UnsupportedSchemaError('$ref', `${path}/$ref`, `'${String(ref)}' is not defined`)
-    name = `${this.prefix}def-${this.counter++}`
-    this.names.set(ref as string, name) // before visiting, so recursive schemas end at the reference
-    this.rules.push(`${name} ::= ${this.visit(target, `#/${match[1]}/${match[2]}`)}`)
-    return name
+  /** Bounds of any size, inclusive or exclusive (draft-04's boolean form too), for integers and decimals. */
+  private numeric(type: 'integer' | 'number', pointer: string, take: Take): string {
+    const multipleOf = take('multipleOf')
+    if (multipleOf !== undefined) {
+      if (typeof multipleOf !== 'number' || !(multipleOf > 0)) throw invalidSchema('multipleOf', `${pointer}/multipleOf`, 'must be a positive number')
+      if (!(type === 'integer' && Number.isInteger(multipleOf) && multipleOf === 1)) {
+        this.relax(new UnsupportedSchemaError('multipleOf', `${pointer}/multipleOf`, 'only multipleOf 1 on integers'))
+      }
+    }
+    const number = (keyword: string): number | boolean | undefined => {
+      const v = take(keyword)
+      if (v === undefined) return undefined
+      if (typeof v === 'boolean' && keyword.startsWith('exclusive')) return v
+      if (typeof v !== 'number' || !Number.isFinite(v)) throw invalidSchema(keyword, `${pointer}/${keyword}`, 'must be a finite number')
+      return v
+    }
+    const [min, max, exMin, exMax] = ['minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum'].map(number)
+    const lo = tighter(min as number | undefined, exMin, true)
+    const hi = tighter(max as number | undefined, exMax, false)
+    if (lo === null && hi === null) return type
+    const bounds = type === 'integer' ? [integerBound(lo, true), integerBound(hi, false)] : [lo, hi]
+    const expression = decimalRange(bounds[0]!, bounds[1]!, type === 'number')
+    if (expression === null) throw invalidSchema(hi === null ? 'minimum' : 'maximum', pointer, `no ${type} lies within the bounds`)
+    return this.rule(expression)
   }
 
-  private integer(path: string, take: (k: string) => unknown): string {
-    refuse(take, path, 'multipleOf', (v) => v === 1)
-    const bounds = integerBounds(path, take)
-    if (bounds.lo === null && bounds.hi === null) return 'integer'
-    const limit = 10 ** MAX_DIGITS - 1
-    return this.rule(integerRange(bounds.lo ?? -limit, bounds.hi ?? limit, path))
-  }
-
-  /** Bounded numbers: integer-valued, non-negative bounds only (e.g. 0–1, 1–5); others are refused. */
-  private number(path: string, take: (k: string) => unknown): string {
-    refuse(take, path, 'multipleOf', () => false)
-    refuse(take, path, 'exclusiveMinimum', () => false)
-    refuse(take, path, 'exclusiveMaximum', () => false)
-    const lo = take('minimum')
-    const hi = take('maximum')
-    if (lo === undefined && hi === undefined) return 'number'
-    const integral = (v: unknown) => v === undefined || (typeof v === 'number' && Number.isInteger(v) && v >= 0)
-    if (!integral(lo) || !integral(hi)) {
-      throw new UnsupportedSchemaError(lo !== undefined && !integral(lo) ? 'minimum' : 'maximum', path, 'number bounds must be non-negative integers')
-    }
-    const low = (lo as number | undefined) ?? 0
-    const high = hi as number | undefined
-    const fraction = '( "." [0-9]{1,15} )?'
-    if (high === undefined) return this.rule(`${this.rule(integerRange(low, 10 ** MAX_DIGITS - 1, path))} ${fraction}`)
-    if (high < low) throw new UnsupportedSchemaError('maximum', path, 'maximum is below minimum')
-    // Below the maximum any fraction fits; the maximum itself only as a whole number.
-    const below = high > low ? `${this.rule(integerRange(low, high - 1, path))} ${fraction} | ` : ''
-    return this.rule(`${below}"${high}" ( "." "0"{1,15} )?`)
-  }
-
-  private string(path: string, take: (k: string) => unknown): string {
-    refuse(take, path, 'pattern', () => false)
-    refuse(take, path, 'contentEncoding', () => false)
-    refuse(take, path, 'contentMediaType', () => false)
-    const format = take('format')
-    const min = nonNegative(take('minLength'), 'minLength', path) ?? 0
-    const max = nonNegative(take('maxLength'), 'maxLength', path)
-    if (format !== undefined) {
-      const grammar = FORMATS[String(format)]
-      if (!grammar) throw new UnsupportedSchemaError('format', `${path}/format`, `format '${String(format)}' (supported: ${Object.keys(FORMATS).join(', ')})`)
-      if (min > 0 || max !== null) throw new UnsupportedSchemaError('minLength', path, 'length limits together with a format')
-      return this.rule(`"\\"" ${grammar} "\\""`)
-    }
-    if (min === 0 && max === null) return 'string'
-    if (max !== null && max < min) throw new UnsupportedSchemaError('maxLength', path, 'maxLength is below minLength')
-    return this.rule(`"\\"" char{${min},${max ?? ''}} "\\""`)
-  }
-
-  private array(path: string, take: (k: string) => unknown): string {
-    refuse(take, path, 'uniqueItems', (v) => v === false)
-    refuse(take, path, 'contains', () => false)
-    const prefix = take('prefixItems')
-    const items = take('items')
-    const min = nonNegative(take('minItems'), 'minItems', path) ?? 0
-    const max = nonNegative(take('maxItems'), 'maxItems', path)
-    if (max !== null && max < min) throw new UnsupportedSchemaError('maxItems', path, 'maxItems is below minItems')
-    if (prefix !== undefined) {
-      if (!Array.isArray(prefix)) throw new UnsupportedSchemaError('prefixItems', `${path}/prefixItems`, 'must be an array')
-      if (items !== undefined && items !== false) throw new UnsupportedSchemaError('items', `${path}/items`, 'items after prefixItems')
-      if (min !== 0 || max !== null) throw new UnsupportedSchemaError('minItems', path, 'item counts together with prefixItems')
-      const parts = prefix.map((p, i) => this.visit(p as Schema, `${path}/prefixItems/${i}`))
-      return this.rule(`"[" ws ${parts.join(' ws "," ws ')} ws "]"`)
-    }
-    const item = items === undefined ? 'value' : this.visit(items as Schema, `${path}/items`)
-    if (max === 0) return this.rule('"[" ws "]"')
-    const rest = `( ws "," ws ${item} ){${Math.max(min - 1, 0)},${max === null ? '' : max - 1}}`
-    const body = `${item} ${rest}`
-    return this.rule(min === 0 ? `"[" ws ( ${body} )? ws "]"` : `"[" ws ${body} ws "]"`)
-  }
-
-  /**
-   * Properties come out in declaration order; required ones always, optional ones may be left out.
-   * With n properties, rule pairs rest-k-first / rest-k-after say what may follow before any property
-   * or after one (so commas are right whichever optional properties appear).
-   */
-  private object(schema: Record<string, unknown>, path: string, take: (k: string) => unknown): string {
-    for (const keyword of ['patternProperties', 'propertyNames', 'minProperties', 'maxProperties', 'dependentRequired', 'dependentSchemas', 'unevaluatedProperties']) {
-      refuse(take, path, keyword, () => false)
-    }
-    const properties = (take('properties') ?? {}) as Record<string, Schema>
-    const required = new Set((take('required') ?? []) as string[])
-    const additional = take('additionalProperties')
-    for (const name of required) {
-      if (!(name in properties)) throw new UnsupportedSchemaError('required', `${path}/required`, `'${name}' has no schema in properties`)
-    }
-    const names = Object.keys(properties)
-    if (names.length === 0) {
-      if (additional === false) return this.rule('"{" ws "}"')
-      // A dictionary: any keys, values of the given schema.
-      const valueRule = additional === undefined || additional === true ? 'value' : this.visit(additional as Schema, `${path}/additionalProperties`)
-      return this.rule(`"{" ws ( string ws ":" ws ${valueRule} ( ws "," ws string ws ":" ws ${valueRule} )* )? ws "}"`)
-    }
-    // With declared properties, only they are generated: extra ones are optional, so output stays valid.
-    if (additional !== undefined && typeof additional === 'object') this.visit(additional as Schema, `${path}/additionalProperties`)
-    const id = this.counter++
-    const pair = names.map((name) => `${literal(name)} ws ":" ws ${this.visit(properties[name]!, `${path}/properties/${name}`)}`)
-    const rest = (k: number, after: boolean) => (k === names.length ? '""' : `${this.prefix}obj-${id}-${k}-${after ? 'after' : 'first'}`)
-    for (let k = names.length - 1; k >= 0; k--) {
-      const present = `${pair[k]} ${rest(k + 1, true)}`
-      const optional = !required.has(names[k]!)
-      this.rules.push(`${this.prefix}obj-${id}-${k}-first ::= ${present}${optional ? ` | ${rest(k + 1, false)}` : ''}`)
-      this.rules.push(`${this.prefix}obj-${id}-${k}-after ::= ws "," ws ${present}${optional ? ` | ${rest(k + 1, true)}` : ''}`)
-    }
-    return this.rule(`"{" ws ${rest(0, false)} ws "}"`)
-  }
-
-  private rule(body: string): string {
-    const name = `${this.prefix}r-${this.counter++}`
-    this.rules.push(`${name} ::= ${body}`)
-    return name
+  private group(parts: string[]): string {
+    const unique = [...new Set(parts)]
+    return unique.length === 1 ? unique[0]! : `( ${unique.join(' | ')} )`
   }
 }
 
-/** Types a schema without `type` allows, judged by its keywords (none: any value). */
-function inferTypes(schema: Record<string, unknown>): string[] {
-  if ('properties' in schema || 'additionalProperties' in schema || 'required' in schema) return ['object']
-  if ('items' in schema || 'prefixItems' in schema || 'minItems' in schema || 'maxItems' in schema) return ['array']
-  if ('minLength' in schema || 'maxLength' in schema || 'format' in schema || 'pattern' in schema) return ['string']
-  if ('minimum' in schema || 'maximum' in schema) return ['number']
+/** The tighter of an inclusive bound and an exclusive one (a number, or draft-04's boolean on the inclusive one). */
+function tighter(inclusive: number | undefined, exclusive: number | boolean | undefined, lower: boolean): DecimalBound | null {
+  if (typeof exclusive === 'boolean') return inclusive === undefined ? null : { value: decimalText(inclusive), exclusive }
+  const candidates: Array<{ x: number; exclusive: boolean }> = []
+  if (inclusive !== undefined) candidates.push({ x: inclusive, exclusive: false })
+  if (exclusive !== undefined) candidates.push({ x: exclusive, exclusive: true })
+  if (candidates.length === 0) return null
+  candidates.sort((a, b) => (a.x === b.x ? (a.exclusive ? -1 : 1) : lower ? b.x - a.x : a.x - b.x))
+  return { value: decimalText(candidates[0]!.x), exclusive: candidates[0]!.exclusive }
+}
+
+/** An integer bound made inclusive: the first integer within it. */
+function integerBound(bound: DecimalBound | null, lower: boolean): DecimalBound | null {
+  if (bound === null) return null
+  const [whole, fraction = ''] = bound.value.split('.')
+  let n = BigInt(whole!)
+  const negative = bound.value.startsWith('-')
+  if (fraction !== '' && /[1-9]/.test(fraction)) {
+    // Truncation went towards zero: step to the right side of the bound.
+    if (lower && !negative) n += 1n
+    if (!lower && negative) n -= 1n
+  } else if (bound.exclusive) {
+    n += lower ? 1n : -1n
+  }
+  return { value: n.toString(), exclusive: false }
+}
+
+/** Types a schema without `type` is narrowed to, judged by its keywords (none: any value). */
+function inferTypes(schema: SchemaObject): string[] {
+  const has = (...keys: string[]) => keys.some((k) => k in schema)
+  if (has('properties', 'additionalProperties', 'required', 'propertyNames', 'minProperties', 'maxProperties', 'patternProperties')) return ['object']
+  if (has('items', 'prefixItems', 'minItems', 'maxItems', 'additionalItems', 'uniqueItems', 'contains')) return ['array']
+  if (has('minLength', 'maxLength', 'format', 'pattern')) return ['string']
+  if (has('minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'multipleOf')) return ['number']
   return []
 }
 
-function refuse(take: (k: string) => unknown, path: string, keyword: string, isHarmless: (value: unknown) => boolean): void {
-  const value = take(keyword)
-  if (value !== undefined && !isHarmless(value)) throw new UnsupportedSchemaError(keyword, `${path}/${keyword}`)
-}
-
-function nonNegative(value: unknown, keyword: string, path: string): number | null {
-  if (value === undefined) return null
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
-    throw new UnsupportedSchemaError(keyword, `${path}/${keyword}`, 'must be a non-negative integer')
+/**
+ * Whether no value can match two branches of a oneOf: their types differ, or their const/enum values
+ * differ, or (objects) a property required by both has disjoint const/enum values (a discriminator).
+ */
+function disjoint(branches: unknown[]): boolean {
+  const facts = branches.map((b) => (isSchemaObject(b) ? b : null))
+  if (facts.some((f) => f === null)) return false
+  for (let i = 0; i < facts.length; i++) {
+    for (let j = i + 1; j < facts.length; j++) if (!pairDisjoint(facts[i]!, facts[j]!)) return false
   }
-  return value
+  return true
 }
 
-function integerBounds(path: string, take: (k: string) => unknown): { lo: number | null; hi: number | null } {
-  const bound = (keyword: string) => {
-    const v = take(keyword)
-    if (v === undefined) return null
-    if (typeof v !== 'number' || !Number.isFinite(v)) throw new UnsupportedSchemaError(keyword, `${path}/${keyword}`, 'must be a number')
-    return v
+function pairDisjoint(a: SchemaObject, b: SchemaObject): boolean {
+  const values = (s: SchemaObject): unknown[] | null => (s.const !== undefined ? [s.const] : Array.isArray(s.enum) ? s.enum : null)
+  const va = values(a)
+  const vb = values(b)
+  if (va && vb) return !va.some((x) => vb.some((y) => JSON.stringify(x) === JSON.stringify(y)))
+  const types = (s: SchemaObject): string[] | null => {
+    if (typeof s.type === 'string') return [s.type]
+    if (Array.isArray(s.type)) return s.type as string[]
+    return va && vb ? null : (values(s)?.map(jsonType) ?? null)
   }
-  const min = bound('minimum')
-  const max = bound('maximum')
-  const exMin = bound('exclusiveMinimum')
-  const exMax = bound('exclusiveMaximum')
-  const los = [min === null ? null : Math.ceil(min), exMin === null ? null : Math.floor(exMin) + 1].filter((v): v is number => v !== null)
-  const his = [max === null ? null : Math.floor(max), exMax === null ? null : Math.ceil(exMax) - 1].filter((v): v is number => v !== null)
-  const lo = los.length ? Math.max(...los) : null
-  const hi = his.length ? Math.min(...his) : null
-  if (lo !== null && hi !== null && hi < lo) throw new UnsupportedSchemaError('maximum', path, 'no integer lies within the bounds')
-  for (const v of [lo, hi]) {
-    if (v !== null && Math.abs(v) >= 10 ** MAX_DIGITS) throw new UnsupportedSchemaError('maximum', path, `bounds beyond ${MAX_DIGITS} digits`)
+  const ta = types(a)
+  const tb = types(b)
+  if (ta && tb) {
+    const widen = (t: string[]) => (t.includes('number') ? [...t, 'integer'] : t)
+    if (!widen(ta).some((t) => widen(tb).includes(t))) return true
   }
-  return { lo, hi }
-}
-
-/** GBNF alternatives for the decimal integers in [lo, hi], without leading zeros. */
-export function integerRange(lo: number, hi: number, path = ''): string {
-  if (hi < lo) throw new UnsupportedSchemaError('maximum', path, 'no integer lies within the bounds')
-  const parts: string[] = []
-  if (lo < 0) {
-    // Negative part: "-" followed by magnitudes in [max(1, -hi), -lo].
-    const magnitudeLo = Math.max(1, -Math.min(hi, -1))
-    parts.push(`"-" ( ${naturalRange(magnitudeLo, -lo).join(' | ')} )`)
+  if (isSchemaObject(a.properties) && isSchemaObject(b.properties)) {
+    const required = (s: SchemaObject) => (Array.isArray(s.required) ? (s.required as string[]) : [])
+    return required(a).some((name) => {
+      const pa = (a.properties as SchemaObject)[name]
+      const pb = (b.properties as SchemaObject)[name]
+      return required(b).includes(name) && isSchemaObject(pa) && isSchemaObject(pb) && (values(pa) !== null && values(pb) !== null) && pairDisjoint(pa, pb)
+    })
   }
-  if (hi >= 0) parts.push(...naturalRange(Math.max(lo, 0), hi))
-  return parts.join(' | ')
-}
-
-/** Alternatives for the naturals in [lo, hi] (0 ≤ lo ≤ hi), split by digit count. */
-function naturalRange(lo: number, hi: number): string[] {
-  const out: string[] = []
-  for (let digits = String(lo).length; digits <= String(hi).length; digits++) {
-    const from = Math.max(lo, digits === 1 ? 0 : 10 ** (digits - 1))
-    const to = Math.min(hi, 10 ** digits - 1)
-    if (from <= to) out.push(...sameLength(String(from), String(to)))
-  }
-  return out
-}
-
-/** Alternatives for the numbers between two equal-length digit strings, digit by digit. */
-function sameLength(from: string, to: string): string[] {
-  if (from.length === 0) return ['""']
-  if (from === to) return [`"${from}"`]
-  const [a, b] = [Number(from[0]), Number(to[0])]
-  const restLength = from.length - 1
-  const anyRest = restLength > 0 ? ` [0-9]{${restLength}}` : ''
-  if (a === b) return sameLength(from.slice(1), to.slice(1)).map((tail) => `"${a}" ( ${tail} )`)
-  const out: string[] = []
-  // First digit a, rest ≥ from's rest.
-  out.push(...(restLength ? sameLength(from.slice(1), '9'.repeat(restLength)).map((t) => `"${a}" ( ${t} )`) : [`"${a}"`]))
-  if (b - a > 1) out.push(`[${a + 1}-${b - 1}]${anyRest}`)
-  // First digit b, rest ≤ to's rest.
-  out.push(...(restLength ? sameLength('0'.repeat(restLength), to.slice(1)).map((t) => `"${b}" ( ${t} )`) : [`"${b}"`]))
-  return out
-}
-
-/** A JSON value as a GBNF string literal. */
-export function literal(value: unknown): string {
-  return JSON.stringify(JSON.stringify(value))
+  return false
 }

@@ -1,14 +1,85 @@
-import { Ajv, type ValidateFunction } from 'ajv'
+import { createRequire } from 'node:module'
+import { Ajv, type AnySchemaObject, type ValidateFunction } from 'ajv'
+import { Ajv2019 } from 'ajv/dist/2019.js'
+import { Ajv2020 } from 'ajv/dist/2020.js'
+import AjvDraft04 from 'ajv-draft-04'
 import addFormats from 'ajv-formats'
 
 /**
- * The second check of structured output: the grammar should already make invalid JSON impossible, and
- * this catches what a grammar cannot express exactly (oneOf's "exactly one"), so a 200 never carries
- * output that does not validate. Compiled validators are kept per schema text.
+ * The second check of structured output, and the first check of a schema: every draft a client may
+ * declare in `$schema` (04, 06, 07, 2019-09, 2020-12) gets a validator that knows its meta-schema, so a
+ * schema is compiled (and its errors reported as a 400) before anything is generated, and the output
+ * is validated the way the client's own validator would. Compiled validators are kept per schema text.
  */
-const ajv = addFormats.default(new Ajv({ allErrors: false, strict: false }))
+type Draft = 'draft-04' | 'draft-06' | 'draft-07' | '2019-09' | '2020-12'
+
+const require = createRequire(import.meta.url)
+const OPTIONS = { allErrors: false, strict: false, logger: false, validateFormats: true } as const
+
+function withFormats<T extends Ajv>(ajv: T): T {
+  addFormats.default(ajv)
+  return ajv
+}
+
+const validators: Record<Draft, () => Ajv> = {
+  'draft-04': lazy(() => withFormats(new AjvDraft04.default(OPTIONS) as unknown as Ajv)),
+  'draft-06': lazy(() => {
+    const ajv = withFormats(new Ajv(OPTIONS))
+    ajv.addMetaSchema(require('ajv/dist/refs/json-schema-draft-06.json') as AnySchemaObject)
+    return ajv
+  }),
+  'draft-07': lazy(() => withFormats(new Ajv(OPTIONS))),
+  '2019-09': lazy(() => withFormats(new Ajv2019(OPTIONS) as unknown as Ajv)),
+  '2020-12': lazy(() => withFormats(new Ajv2020(OPTIONS) as unknown as Ajv)),
+}
+
+function lazy<T>(make: () => T): () => T {
+  let value: T | undefined
+  return () => (value ??= make())
+}
+
+/**
+ * The draft a schema is written in: its `$schema`, else guessed from its keywords (draft-04's boolean
+ * exclusive bounds; `items` as an array, the form 2020-12 dropped), else 2020-12.
+ */
+export function schemaDraft(schema: object): Draft {
+  const declared = (schema as { $schema?: unknown }).$schema
+  if (typeof declared === 'string') {
+    for (const draft of ['draft-04', 'draft-06', 'draft-07', '2019-09', '2020-12'] as const) if (declared.includes(draft)) return draft
+  }
+  const text = JSON.stringify(schema)
+  if (/"exclusive(Min|Max)imum":(true|false)/.test(text)) return 'draft-04'
+  if (/"items":\[/.test(text) || /"additionalItems":/.test(text)) return 'draft-07'
+  return '2020-12'
+}
+
 const compiled = new Map<string, ValidateFunction>()
-const MAX_CACHED = 64
+const MAX_CACHED = 256
+
+/** The compiled validator of a schema; throws Ajv's error when the schema is invalid for its draft. */
+export function compileValidator(schema: object): ValidateFunction {
+  const key = JSON.stringify(schema)
+  let validate = compiled.get(key)
+  if (validate) {
+    compiled.delete(key)
+    compiled.set(key, validate)
+    return validate
+  }
+  const draft = schemaDraft(schema)
+  // A `$schema` URI the validator does not know (a draft variant, `http` vs `https`) is read as its draft.
+  // Its `$id` would be registered for good: two requests reusing one id would collide.
+  const { $schema: _declared, $id: _id, id: _legacyId, ...rest } = schema as Record<string, unknown>
+  const ajv = validators[draft]()
+  try {
+    validate = ajv.compile(rest)
+  } finally {
+    // Ajv keeps every schema it compiled; the cache here is the bounded one.
+    ajv.removeSchema(rest)
+  }
+  if (compiled.size >= MAX_CACHED) compiled.delete(compiled.keys().next().value!)
+  compiled.set(key, validate)
+  return validate
+}
 
 /** null when `text` is JSON valid against `schema`, else why not. */
 export function validateJson(text: string, schema: object): string | null {
@@ -18,12 +89,7 @@ export function validateJson(text: string, schema: object): string | null {
   } catch (error) {
     return `not JSON: ${(error as Error).message}`
   }
-  const key = JSON.stringify(schema)
-  let validate = compiled.get(key)
-  if (!validate) {
-    validate = ajv.compile(schema)
-    if (compiled.size >= MAX_CACHED) compiled.delete(compiled.keys().next().value!)
-    compiled.set(key, validate)
-  }
-  return validate(value) ? null : ajv.errorsText(validate.errors)
+  const validate = compileValidator(schema)
+  if (validate(value)) return null
+  return (validate.errors ?? []).map((e) => `${e.instancePath || '(root)'} ${e.message ?? 'is invalid'}`).join('; ')
 }

@@ -6,6 +6,7 @@ import fp from 'fastify-plugin'
 const EXPOSED_HEADERS = [
   'x-request-id',
   'x-ignored-params',
+  'x-schema-relaxed',
   'retry-after',
   'x-ratelimit-limit',
   'x-ratelimit-remaining',

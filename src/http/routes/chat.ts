@@ -4,6 +4,7 @@ import { decodeChatRequest } from '../../api/codec/chat-request.js'
 import { foldEvents } from '../../api/codec/fold-events.js'
 import { ChatCompletionRequestSchema, ChatCompletionSchema } from '../../api/schemas/chat.js'
 import { ErrorBodySchema } from '../../api/schemas/common.js'
+import { reportRelaxedSchema } from '../schema-relaxed.js'
 import { flatMap, sendSse, startIterable } from '../sse.js'
 import { submitFor } from '../submit.js'
 
@@ -22,6 +23,7 @@ export const chatRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const scheduler = await app.router.acquire(body.model)
       const { info } = scheduler.model
       const generation = decodeChatRequest(body, info.id, scheduler.model.config)
+      reportRelaxedSchema(reply, generation)
       const meta = newResponseMeta('chatcmpl', body.model || info.id, info.fingerprint)
       const events = await startIterable(submitFor(request, reply, scheduler, generation))
       if (!body.stream) return encodeChatCompletion(await foldEvents(events), meta)

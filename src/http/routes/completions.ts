@@ -6,6 +6,7 @@ import { CompletionRequestSchema, CompletionSchema } from '../../api/schemas/com
 import type { GenerationEvent } from '../../engine/types.js'
 import { mergeStreams } from '../merge-streams.js'
 import { flatMap, sendSse, startIterable } from '../sse.js'
+import { reportRelaxedSchema } from '../schema-relaxed.js'
 import { submitFor } from '../submit.js'
 
 export const completionRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -23,6 +24,7 @@ export const completionRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const scheduler = await app.router.acquire(body.model)
       const { info } = scheduler.model
       const decoded = decodeCompletionRequest(body, info.id, scheduler.model.config)
+      if (decoded.requests[0]) reportRelaxedSchema(reply, decoded.requests[0])
       const meta = newResponseMeta('cmpl', body.model || info.id, info.fingerprint)
       // One generation per prompt; if one cannot be queued, the ones already queued are withdrawn.
       const batch = new AbortController()

@@ -1,0 +1,114 @@
+import { PatternError, patternGrammar } from './regex-grammar.js'
+import { invalidSchema, UnsupportedSchemaError } from './schema-error.js'
+
+/**
+ * Grammars for string `format`s: approximations that only produce valid values (every value they allow
+ * passes ajv-formats and the patterns zod 4 emits beside the format), not every valid value.
+ */
+const FORMAT_RULES = `
+fmt-date ::= [0-9]{4} "-" ( ( "01" | "03" | "05" | "07" | "08" | "10" | "12" ) "-" fmt-day31 | ( "04" | "06" | "09" | "11" ) "-" fmt-day30 | "02" "-" fmt-day28 )
+fmt-day28 ::= "0" [1-9] | "1" [0-9] | "2" [0-8]
+fmt-day30 ::= fmt-day28 | "29" | "30"
+fmt-day31 ::= fmt-day30 | "31"
+fmt-time ::= ( [01] [0-9] | "2" [0-3] ) ":" [0-5] [0-9] ":" [0-5] [0-9] ( "." [0-9]{1,6} )? "Z"
+fmt-hex4 ::= [0-9a-f]{4}
+fmt-uuid ::= fmt-hex4 fmt-hex4 "-" fmt-hex4 "-" [1-8] [0-9a-f]{3} "-" [89ab] [0-9a-f]{3} "-" fmt-hex4 fmt-hex4 fmt-hex4
+fmt-label ::= [a-z0-9] ( [a-z0-9-]{0,20} [a-z0-9] )?
+fmt-hostname ::= fmt-label ( "." fmt-label ){0,4}
+fmt-domain ::= fmt-label ( "." fmt-label ){0,3} "." [a-z]{2,6}
+fmt-email ::= [a-z0-9_+-]{1,30} ( "." [a-z0-9_+-]{1,30} ){0,2} "@" fmt-domain
+fmt-uri ::= "https://" fmt-domain ( "/" [a-zA-Z0-9._~-]{1,30} ){0,5}
+fmt-octet ::= "25" [0-5] | "2" [0-4] [0-9] | "1" [0-9] [0-9] | [1-9] [0-9] | [0-9]
+fmt-ipv4 ::= fmt-octet "." fmt-octet "." fmt-octet "." fmt-octet
+fmt-h16 ::= [0-9a-f]{1,4}
+fmt-ipv6 ::= fmt-h16 ( ":" fmt-h16 ){7}
+`
+
+const FORMATS: Record<string, string> = {
+  date: 'fmt-date',
+  time: 'fmt-time',
+  'date-time': 'fmt-date "T" fmt-time',
+  uuid: 'fmt-uuid',
+  email: 'fmt-email',
+  'idn-email': 'fmt-email',
+  uri: 'fmt-uri',
+  url: 'fmt-uri',
+  'uri-reference': 'fmt-uri',
+  iri: 'fmt-uri',
+  'iri-reference': 'fmt-uri',
+  ipv4: 'fmt-ipv4',
+  ipv6: 'fmt-ipv6',
+  hostname: 'fmt-hostname',
+  'idn-hostname': 'fmt-hostname',
+}
+
+/** The format rules a grammar needs (once, shared by all its schemas) when one of its strings has a format. */
+export function formatRules(): string {
+  return FORMAT_RULES
+}
+
+export interface StringKeywords {
+  pattern: unknown
+  format: unknown
+  minLength: unknown
+  maxLength: unknown
+}
+
+/** Longest string length enforced by repetition (llama.cpp expands `x{m,n}` into n rules). */
+export const MAX_LENGTH = 10000
+
+/**
+ * The expression for a string schema's JSON text. `relax(error)` either throws the error (strict) or
+ * records the keyword as dropped, after which the rest of the schema is still enforced.
+ */
+export function stringExpression(k: StringKeywords, pointer: string, relax: (e: UnsupportedSchemaError) => void): { expression: string; usesFormats: boolean } {
+  const min = count(k.minLength, 'minLength', pointer)
+  const max = count(k.maxLength, 'maxLength', pointer)
+  if (max !== null && min !== null && max < min) throw invalidSchema('maxLength', `${pointer}/maxLength`, 'maxLength is below minLength')
+  let content: string | null = null
+  let usesFormats = false
+  if (typeof k.format === 'string' && k.format in FORMATS) {
+    // A known format's grammar comes first: it is written to also satisfy the patterns clients send beside
+    // it (zod's uuid, email, hostname, date-time), which the final validation still checks.
+    content = FORMATS[k.format]!
+    usesFormats = true
+  } else if (k.pattern !== undefined) {
+    if (typeof k.pattern !== 'string') throw invalidSchema('pattern', `${pointer}/pattern`, 'must be a string')
+    try {
+      new RegExp(k.pattern, 'u')
+    } catch (error) {
+      throw invalidSchema('pattern', `${pointer}/pattern`, `not a regular expression: ${(error as Error).message}`)
+    }
+    try {
+      content = patternGrammar(k.pattern)
+    } catch (error) {
+      if (!(error instanceof PatternError)) throw error
+      relax(new UnsupportedSchemaError('pattern', `${pointer}/pattern`, error.message))
+    }
+  }
+  // Unknown formats are annotations for the validators too (Ajv ignores them): nothing to enforce.
+  // `^[…]+$` with length limits (zod's `.regex().min().max()`): one character per class, so counts are lengths.
+  const repeated = content === null ? null : /^(\[(?:[^\]\\]|\\.)*\])([+*])$/.exec(content)
+  if (repeated && (min !== null || max !== null)) {
+    const least = Math.max(min ?? 0, repeated[2] === '+' ? 1 : 0)
+    if (max !== null && max < least) throw invalidSchema('maxLength', `${pointer}/maxLength`, 'no string of that length matches the pattern')
+    return { expression: `"\\"" ${repeated[1]}{${least},${max ?? ''}} "\\""`, usesFormats }
+  }
+  if (content !== null) {
+    if (min !== null && min > 0) relax(new UnsupportedSchemaError('minLength', `${pointer}/minLength`, 'length limits together with a pattern or format'))
+    if (max !== null) relax(new UnsupportedSchemaError('maxLength', `${pointer}/maxLength`, 'length limits together with a pattern or format'))
+    return { expression: `"\\"" ${content} "\\""`, usesFormats }
+  }
+  if ((min ?? 0) > MAX_LENGTH || (max ?? 0) > MAX_LENGTH) {
+    const keyword = (max ?? 0) > MAX_LENGTH ? 'maxLength' : 'minLength'
+    throw new UnsupportedSchemaError(keyword, `${pointer}/${keyword}`, `lengths above ${MAX_LENGTH} are past the grammar budget`, false)
+  }
+  if ((min ?? 0) === 0 && max === null) return { expression: 'string', usesFormats }
+  return { expression: `"\\"" char{${min ?? 0},${max ?? ''}} "\\""`, usesFormats }
+}
+
+function count(value: unknown, keyword: string, pointer: string): number | null {
+  if (value === undefined) return null
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) throw invalidSchema(keyword, `${pointer}/${keyword}`, 'must be a non-negative integer')
+  return value
+}
