@@ -134,7 +134,7 @@ class Converter implements GrammarContext {
       if (schema[keyword] === undefined) continue
       const branches = take(keyword)
       if (!Array.isArray(branches) || branches.length === 0) throw invalidSchema(keyword, `${pointer}/${keyword}`, 'must be a non-empty array')
-      if (keyword === 'oneOf' && !disjoint(branches)) {
+      if (keyword === 'oneOf' && !disjoint(branches.map((b) => (isSchemaObject(b) && typeof b.$ref === 'string' ? this.inline(b.$ref, pointer) : b)))) {
         this.relax(new UnsupportedSchemaError('oneOf', `${pointer}/oneOf`, 'branches that may overlap (only one may match); use anyOf'))
       }
       const rest = siblings()

@@ -14,7 +14,8 @@ import addFormats from 'ajv-formats'
 type Draft = 'draft-04' | 'draft-06' | 'draft-07' | '2019-09' | '2020-12'
 
 const require = createRequire(import.meta.url)
-const OPTIONS = { allErrors: false, strict: false, logger: false, validateFormats: true } as const
+// unicodeRegExp: false accepts patterns written for Python's `re` (Pydantic), such as `\-` outside a class.
+const OPTIONS = { allErrors: false, strict: false, logger: false, validateFormats: true, unicodeRegExp: false } as const
 
 function withFormats<T extends Ajv>(ajv: T): T {
   addFormats.default(ajv)

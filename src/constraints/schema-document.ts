@@ -124,6 +124,8 @@ export function satisfiesSiblings(value: unknown, schema: SchemaObject): boolean
     const own = jsonType(value)
     if (!types.includes(own) && !(own === 'integer' && types.includes('number'))) return false
   }
+  if (Array.isArray(schema.enum) && !schema.enum.some((e) => JSON.stringify(e) === JSON.stringify(value))) return false
+  if (schema.const !== undefined && JSON.stringify(schema.const) !== JSON.stringify(value)) return false
   if (typeof value === 'number') {
     if (typeof schema.minimum === 'number' && value < schema.minimum) return false
     if (typeof schema.maximum === 'number' && value > schema.maximum) return false
@@ -136,7 +138,7 @@ export function satisfiesSiblings(value: unknown, schema: SchemaObject): boolean
     if (typeof schema.maxLength === 'number' && length > schema.maxLength) return false
     if (typeof schema.pattern === 'string') {
       try {
-        if (!new RegExp(schema.pattern, 'u').test(value)) return false
+        if (!new RegExp(schema.pattern).test(value)) return false
       } catch {
         return false
       }

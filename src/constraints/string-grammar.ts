@@ -22,24 +22,27 @@ fmt-octet ::= "25" [0-5] | "2" [0-4] [0-9] | "1" [0-9] [0-9] | [1-9] [0-9] | [0-
 fmt-ipv4 ::= fmt-octet "." fmt-octet "." fmt-octet "." fmt-octet
 fmt-h16 ::= [0-9a-f]{1,4}
 fmt-ipv6 ::= fmt-h16 ( ":" fmt-h16 ){7}
+fmt-duration ::= "P" [1-9] [0-9]{0,2} "D" | "PT" [1-9] [0-9]{0,2} [HMS]
 `
 
-const FORMATS: Record<string, string> = {
-  date: 'fmt-date',
-  time: 'fmt-time',
-  'date-time': 'fmt-date "T" fmt-time',
-  uuid: 'fmt-uuid',
-  email: 'fmt-email',
-  'idn-email': 'fmt-email',
-  uri: 'fmt-uri',
-  url: 'fmt-uri',
-  'uri-reference': 'fmt-uri',
-  iri: 'fmt-uri',
-  'iri-reference': 'fmt-uri',
-  ipv4: 'fmt-ipv4',
-  ipv6: 'fmt-ipv6',
-  hostname: 'fmt-hostname',
-  'idn-hostname': 'fmt-hostname',
+/** Each format's expression, with the shortest and longest value it produces (to honour length limits beside it). */
+const FORMATS: Record<string, [expression: string, min: number, max: number]> = {
+  date: ['fmt-date', 10, 10],
+  time: ['fmt-time', 9, 16],
+  'date-time': ['fmt-date "T" fmt-time', 20, 27],
+  duration: ['fmt-duration', 3, 6],
+  uuid: ['fmt-uuid', 36, 36],
+  email: ['fmt-email', 6, 191],
+  'idn-email': ['fmt-email', 6, 191],
+  uri: ['fmt-uri', 12, 261],
+  url: ['fmt-uri', 12, 261],
+  'uri-reference': ['fmt-uri', 12, 261],
+  iri: ['fmt-uri', 12, 261],
+  'iri-reference': ['fmt-uri', 12, 261],
+  ipv4: ['fmt-ipv4', 7, 15],
+  ipv6: ['fmt-ipv6', 15, 39],
+  hostname: ['fmt-hostname', 1, 114],
+  'idn-hostname': ['fmt-hostname', 1, 114],
 }
 
 /** The format rules a grammar needs (once, shared by all its schemas) when one of its strings has a format. */
@@ -70,15 +73,15 @@ export function stringExpression(k: StringKeywords, pointer: string, relax: (e: 
   if (typeof k.format === 'string' && k.format in FORMATS) {
     // A known format's grammar comes first: it is written to also satisfy the patterns clients send beside
     // it (zod's uuid, email, hostname, date-time), which the final validation still checks.
-    content = FORMATS[k.format]!
+    const [expression, shortest, longest] = FORMATS[k.format]!
+    content = expression
     usesFormats = true
+    // Limits the format's values already keep (Pydantic's HttpUrl: 1…2083) need nothing more.
+    if ((min ?? 0) <= shortest && (max ?? Infinity) >= longest) return { expression: `"\\"" ${content} "\\""`, usesFormats }
   } else if (k.pattern !== undefined) {
     if (typeof k.pattern !== 'string') throw invalidSchema('pattern', `${pointer}/pattern`, 'must be a string')
-    try {
-      new RegExp(k.pattern, 'u')
-    } catch (error) {
-      throw invalidSchema('pattern', `${pointer}/pattern`, `not a regular expression: ${(error as Error).message}`)
-    }
+    const problem = regexProblem(k.pattern)
+    if (problem) throw invalidSchema('pattern', `${pointer}/pattern`, `not a regular expression: ${problem}`)
     try {
       content = patternGrammar(k.pattern)
     } catch (error) {
@@ -111,4 +114,20 @@ function count(value: unknown, keyword: string, pointer: string): number | null 
   if (value === undefined) return null
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) throw invalidSchema(keyword, `${pointer}/${keyword}`, 'must be a non-negative integer')
   return value
+}
+
+/**
+ * Why a pattern is no regular expression, or null. Unicode mode first; then, as the validator is set up
+ * (Ajv's `unicodeRegExp: false`), the plain mode that accepts the identity escapes Python's `re` writes (`\-`).
+ */
+export function regexProblem(pattern: string): string | null {
+  for (const flags of ['u', '']) {
+    try {
+      new RegExp(pattern, flags)
+      return null
+    } catch (error) {
+      if (flags === '') return (error as Error).message
+    }
+  }
+  return null
 }
