@@ -82,7 +82,7 @@ describe('openai-node', () => {
       seed: 4,
       logit_bias: BIAS,
     })
-    const call = completion.choices[0]!.message.tool_calls[0]!
+    const call = completion.choices[0]!.message.tool_calls![0]!
     expect(call.type).toBe('function')
     if (call.type !== 'function') return
     expect(call.function.name).toBe('place_order')

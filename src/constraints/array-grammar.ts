@@ -1,15 +1,15 @@
 import { literal } from './gbnf.js'
 import { MAX_REPEAT, type GrammarContext, type Take } from './grammar-context.js'
 import { count } from './object-grammar.js'
-import { isSchemaObject, type Schema } from './schema-document.js'
+import { isSchemaObject, type Draft, type Schema } from './schema-document.js'
 import { invalidSchema, UnsupportedSchemaError } from './schema-error.js'
 
 /**
- * An array schema's expression: tuples (`prefixItems`, or `items` as an array with `additionalItems`,
- * the draft-04…2019-09 form) then further items, within minItems/maxItems; `uniqueItems` where the
+ * An array schema's expression: tuples (2020-12's `prefixItems`, or `items` as an array with
+ * `additionalItems`, the draft-04…2019-09 form, each read as its draft reads it) then further items, within minItems/maxItems; `uniqueItems` where the
  * grammar can promise it (at most one item, or items drawn from a finite set of values).
  */
-export function arrayExpression(ctx: GrammarContext, take: Take, pointer: string): string {
+export function arrayExpression(ctx: GrammarContext, take: Take, pointer: string, draft: Draft): string {
   const items = take('items') as Schema | Schema[] | undefined
   const prefixItems = take('prefixItems')
   const additionalItems = take('additionalItems') as Schema | undefined
@@ -22,6 +22,9 @@ export function arrayExpression(ctx: GrammarContext, take: Take, pointer: string
     prefixPointer = `${pointer}/items`
     rest = additionalItems ?? true
     restPointer = `${pointer}/additionalItems`
+  } else if (draft !== '2020-12') {
+    // Before 2020-12 prefixItems is no keyword: `items` (a schema) applies to every item.
+    rest = items ?? true
   } else {
     if (prefixItems !== undefined && !Array.isArray(prefixItems)) throw invalidSchema('prefixItems', prefixPointer, 'must be an array of schemas')
     prefix = (prefixItems as Schema[] | undefined) ?? []

@@ -3,7 +3,7 @@ import { decimalRange, decimalText, type DecimalBound } from './decimal-range.js
 import { literal, PRIMITIVES } from './gbnf.js'
 import type { GrammarContext, Take } from './grammar-context.js'
 import { objectExpression } from './object-grammar.js'
-import { isSchemaObject, jsonType, mergeSchemas, resolveRef, satisfiesSiblings, VALIDATION_KEYWORDS, type SchemaObject } from './schema-document.js'
+import { isSchemaObject, jsonType, mergeSchemas, resolveRef, satisfiesSiblings, schemaDraft, VALIDATION_KEYWORDS, type Draft, type SchemaObject } from './schema-document.js'
 import { invalidSchema, UnsupportedSchemaError } from './schema-error.js'
 import { formatRules, stringExpression } from './string-grammar.js'
 
@@ -75,6 +75,8 @@ class Converter implements GrammarContext {
   private current = { keyword: 'schema', pointer: '' }
   private readonly prefix: string
   private readonly strict: boolean
+  /** Arrays read `items` / `prefixItems` as the schema's draft does. */
+  private readonly draft: Draft
   private inlining = 0
 
   constructor(
@@ -83,6 +85,7 @@ class Converter implements GrammarContext {
   ) {
     this.prefix = options.prefix ?? ''
     this.strict = options.strict ?? true
+    this.draft = schemaDraft(document)
   }
 
   visit(schema: unknown, pointer: string): string {
@@ -229,7 +232,7 @@ class Converter implements GrammarContext {
         return expression === 'string' ? expression : this.rule(expression)
       }
       case 'array':
-        return arrayExpression(this, take, pointer)
+        return arrayExpression(this, take, pointer, this.draft)
       case 'object':
         return objectExpression(this, take, pointer)
       default:

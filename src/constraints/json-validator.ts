@@ -4,6 +4,7 @@ import { Ajv2019 } from 'ajv/dist/2019.js'
 import { Ajv2020 } from 'ajv/dist/2020.js'
 import AjvDraft04 from 'ajv-draft-04'
 import addFormats from 'ajv-formats'
+import { schemaDraft, type Draft } from './schema-document.js'
 
 /**
  * The second check of structured output, and the first check of a schema: every draft a client may
@@ -11,7 +12,6 @@ import addFormats from 'ajv-formats'
  * schema is compiled (and its errors reported as a 400) before anything is generated, and the output
  * is validated the way the client's own validator would. Compiled validators are kept per schema text.
  */
-type Draft = 'draft-04' | 'draft-06' | 'draft-07' | '2019-09' | '2020-12'
 
 const require = createRequire(import.meta.url)
 // unicodeRegExp: false accepts patterns written for Python's `re` (Pydantic), such as `\-` outside a class.
@@ -37,21 +37,6 @@ const validators: Record<Draft, () => Ajv> = {
 function lazy<T>(make: () => T): () => T {
   let value: T | undefined
   return () => (value ??= make())
-}
-
-/**
- * The draft a schema is written in: its `$schema`, else guessed from its keywords (draft-04's boolean
- * exclusive bounds; `items` as an array, the form 2020-12 dropped), else 2020-12.
- */
-export function schemaDraft(schema: object): Draft {
-  const declared = (schema as { $schema?: unknown }).$schema
-  if (typeof declared === 'string') {
-    for (const draft of ['draft-04', 'draft-06', 'draft-07', '2019-09', '2020-12'] as const) if (declared.includes(draft)) return draft
-  }
-  const text = JSON.stringify(schema)
-  if (/"exclusive(Min|Max)imum":(true|false)/.test(text)) return 'draft-04'
-  if (/"items":\[/.test(text) || /"additionalItems":/.test(text)) return 'draft-07'
-  return '2020-12'
 }
 
 const compiled = new Map<string, ValidateFunction>()

@@ -146,3 +146,20 @@ export function satisfiesSiblings(value: unknown, schema: SchemaObject): boolean
   }
   return true
 }
+
+export type Draft = 'draft-04' | 'draft-06' | 'draft-07' | '2019-09' | '2020-12'
+
+/**
+ * The draft a schema is written in: its `$schema`, else guessed from its keywords (draft-04's boolean
+ * exclusive bounds; `items` as an array, the form 2020-12 dropped), else 2020-12.
+ */
+export function schemaDraft(schema: object): Draft {
+  const declared = (schema as { $schema?: unknown }).$schema
+  if (typeof declared === 'string') {
+    for (const draft of ['draft-04', 'draft-06', 'draft-07', '2019-09', '2020-12'] as const) if (declared.includes(draft)) return draft
+  }
+  const text = JSON.stringify(schema)
+  if (/"exclusive(Min|Max)imum":(true|false)/.test(text)) return 'draft-04'
+  if (/"items":\[/.test(text) || /"additionalItems":/.test(text)) return 'draft-07'
+  return '2020-12'
+}
