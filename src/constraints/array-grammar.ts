@@ -70,7 +70,7 @@ function finiteValues(schema: Schema): unknown[] | null {
   if (!isSchemaObject(schema)) return null
   const own = Object.keys(schema).filter((k) => !['enum', 'const', 'type', 'title', 'description'].includes(k))
   if (own.length > 0) return null
-  if ('const' in schema) return [schema.const]
+  if (Object.hasOwn(schema, 'const')) return [schema.const]
   if (Array.isArray(schema.enum) && schema.type === undefined) return dedupe(schema.enum)
   if (Array.isArray(schema.enum)) return dedupe(schema.enum.filter((v) => typeMatches(v, schema.type)))
   if (schema.type === 'boolean') return [true, false]

@@ -301,7 +301,7 @@ function integerBound(bound: DecimalBound | null, lower: boolean): DecimalBound 
 
 /** Types a schema without `type` is narrowed to, judged by its keywords (none: any value). */
 function inferTypes(schema: SchemaObject): string[] {
-  const has = (...keys: string[]) => keys.some((k) => k in schema)
+  const has = (...keys: string[]) => keys.some((k) => Object.hasOwn(schema, k))
   if (has('properties', 'additionalProperties', 'required', 'propertyNames', 'minProperties', 'maxProperties', 'patternProperties')) return ['object']
   if (has('items', 'prefixItems', 'minItems', 'maxItems', 'additionalItems', 'uniqueItems', 'contains')) return ['array']
   if (has('minLength', 'maxLength', 'format', 'pattern')) return ['string']

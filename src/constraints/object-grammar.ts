@@ -26,9 +26,10 @@ export function objectExpression(ctx: GrammarContext, take: Take, pointer: strin
   }
 
   // Required names without a schema take additionalProperties' (or any value).
-  const declared: Record<string, Schema> = { ...(properties as Record<string, Schema>) }
+  // Own keys only: a property named `constructor` or `__proto__` is a name like any other.
+  const declared: Record<string, Schema> = Object.assign(Object.create(null) as Record<string, Schema>, properties)
   for (const name of required as string[]) {
-    if (name in declared) continue
+    if (Object.hasOwn(declared, name)) continue
     if (additional === false) throw invalidSchema('required', `${pointer}/required`, `'${name}' is required but additionalProperties is false`)
     declared[name] = isSchemaObject(additional) ? additional : true
   }

@@ -59,16 +59,16 @@ const TIGHTER: Record<string, (a: number, b: number) => number> = {
  * merged and is refused naming `keyword`.
  */
 export function mergeSchemas(schemas: SchemaObject[], keyword: string, pointer: string): SchemaObject {
-  const merged: SchemaObject = {}
+  const merged: SchemaObject = Object.create(null) as SchemaObject
   for (const schema of schemas) {
     for (const [key, value] of Object.entries(schema)) {
-      if (!(key in merged)) {
+      if (!Object.hasOwn(merged, key)) {
         merged[key] = value
         continue
       }
       const current = merged[key]
       if (JSON.stringify(current) === JSON.stringify(value)) continue
-      if (key in TIGHTER && typeof current === 'number' && typeof value === 'number') merged[key] = TIGHTER[key]!(current, value)
+      if (Object.hasOwn(TIGHTER, key) && typeof current === 'number' && typeof value === 'number') merged[key] = TIGHTER[key]!(current, value)
       else if (key === 'required') merged[key] = [...new Set([...(current as string[]), ...(value as string[])])]
       else if (key === 'properties') merged[key] = mergeProperties(current as SchemaObject, value as SchemaObject)
       else if (key === 'type') merged[key] = intersectTypes(current, value, keyword, pointer)
@@ -82,7 +82,7 @@ export function mergeSchemas(schemas: SchemaObject[], keyword: string, pointer: 
   // A property that one schema forbids (additionalProperties: false) cannot come from another one.
   const closed = schemas.filter((s) => s.additionalProperties === false)
   if (closed.length > 0 && isSchemaObject(merged.properties)) {
-    const allowed = (name: string) => closed.every((s) => isSchemaObject(s.properties) && name in s.properties)
+    const allowed = (name: string) => closed.every((s) => isSchemaObject(s.properties) && Object.hasOwn(s.properties, name))
     const properties = Object.fromEntries(Object.entries(merged.properties).filter(([name]) => allowed(name)))
     const required = (merged.required as string[] | undefined) ?? []
     const lost = required.find((name) => !allowed(name))
@@ -93,8 +93,8 @@ export function mergeSchemas(schemas: SchemaObject[], keyword: string, pointer: 
 }
 
 function mergeProperties(a: SchemaObject, b: SchemaObject): SchemaObject {
-  const out: SchemaObject = { ...a }
-  for (const [name, schema] of Object.entries(b)) out[name] = name in out ? { allOf: [out[name], schema] } : schema
+  const out: SchemaObject = Object.assign(Object.create(null) as SchemaObject, a)
+  for (const [name, schema] of Object.entries(b)) out[name] = Object.hasOwn(out, name) ? { allOf: [out[name], schema] } : schema
   return out
 }
 

@@ -70,7 +70,7 @@ export function stringExpression(k: StringKeywords, pointer: string, relax: (e: 
   if (max !== null && min !== null && max < min) throw invalidSchema('maxLength', `${pointer}/maxLength`, 'maxLength is below minLength')
   let content: string | null = null
   let usesFormats = false
-  if (typeof k.format === 'string' && k.format in FORMATS) {
+  if (typeof k.format === 'string' && Object.hasOwn(FORMATS, k.format)) {
     // A known format's grammar comes first: it is written to also satisfy the patterns clients send beside
     // it (zod's uuid, email, hostname, date-time), which the final validation still checks.
     const [expression, shortest, longest] = FORMATS[k.format]!
