@@ -121,3 +121,13 @@ describe('schemaConstraint', () => {
     expect(() => schemaConstraint({ $schema: 'https://json-schema.org/draft/2020-12/schema', type: 'string', minLength: 'x' }, { param: 'p', strict: true })).toThrow(InvalidRequestError)
   })
 })
+
+describe('grammar budget', () => {
+  it('refuses what would stall the step loop, naming the keyword; long strings come in named chunks', () => {
+    const huge = refusal({ enum: Array.from({ length: 20000 }, (_, i) => `value-${i}`) })
+    expect([huge.keyword, huge.pointer, huge.budget, huge.relaxable]).toEqual(['enum', '/enum', true, false])
+    expect(refusal({ type: 'array', maxItems: 5000 }).keyword).toBe('maxItems')
+    expect(refusal({ type: 'string', pattern: '^(a{1,2000}){1,2000}$' }).keyword).toBe('pattern')
+    expect(jsonSchemaGrammar({ type: 'string', minLength: 2500, maxLength: 5000 }).gbnf).toMatch(/"\\"" r-\d+\{2\} char\{500\} r-\d+\{0,2\} char\{0,500\} "\\""/)
+  })
+})

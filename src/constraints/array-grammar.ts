@@ -2,7 +2,7 @@ import { literal } from './gbnf.js'
 import { MAX_REPEAT, type GrammarContext, type Take } from './grammar-context.js'
 import { count } from './object-grammar.js'
 import { isSchemaObject, type Draft, type Schema } from './schema-document.js'
-import { invalidSchema, UnsupportedSchemaError } from './schema-error.js'
+import { invalidSchema, UnsupportedSchemaError, pastBudget } from './schema-error.js'
 
 /**
  * An array schema's expression: tuples (2020-12's `prefixItems`, or `items` as an array with
@@ -35,7 +35,7 @@ export function arrayExpression(ctx: GrammarContext, take: Take, pointer: string
   if (max !== null && max < min) throw invalidSchema('maxItems', `${pointer}/maxItems`, 'maxItems is below minItems')
   if (min > MAX_REPEAT || (max ?? 0) > MAX_REPEAT) {
     const keyword = (max ?? 0) > MAX_REPEAT ? 'maxItems' : 'minItems'
-    throw new UnsupportedSchemaError(keyword, `${pointer}/${keyword}`, `counts above ${MAX_REPEAT} are past the grammar budget`, false)
+    throw pastBudget(keyword, `${pointer}/${keyword}`, `counts above ${MAX_REPEAT}`)
   }
   if (rest === false && min > prefix.length) throw invalidSchema('minItems', `${pointer}/minItems`, 'more items than the tuple allows')
   if (max === 0) return ctx.rule('"[" ws "]"')

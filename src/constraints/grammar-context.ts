@@ -17,5 +17,5 @@ export interface GrammarContext {
 /** Reads a keyword and marks it as handled. */
 export type Take = (keyword: string) => unknown
 
-/** Counts above this are past the grammar budget: llama.cpp expands `x{m,n}` into n rules. */
-export const MAX_REPEAT = 10000
+/** Counts above this are past the grammar budget: llama.cpp expands `x{m,n}` into n rules and refuses more than 2000. */
+export const MAX_REPEAT = 2000

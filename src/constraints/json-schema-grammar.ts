@@ -4,7 +4,7 @@ import { literal, PRIMITIVES } from './gbnf.js'
 import type { GrammarContext, Take } from './grammar-context.js'
 import { objectExpression } from './object-grammar.js'
 import { isSchemaObject, jsonType, mergeSchemas, resolveRef, satisfiesSiblings, schemaDraft, VALIDATION_KEYWORDS, type Draft, type SchemaObject } from './schema-document.js'
-import { invalidSchema, UnsupportedSchemaError } from './schema-error.js'
+import { invalidSchema, UnsupportedSchemaError, pastBudget } from './schema-error.js'
 import { formatRules, stringExpression } from './string-grammar.js'
 
 /**
@@ -29,8 +29,13 @@ export interface ConvertOptions {
   strict?: boolean
 }
 
-/** Past these, conversion stops with a 400 naming the keyword it was on. */
-export const GRAMMAR_BUDGET = { bytes: 512 * 1024, ms: 250 }
+/**
+ * Past these, conversion stops with a 400 naming the keyword it was on. llama.cpp parses grammars
+ * synchronously (~15 ms per 128 kB of plain rules, far more for huge alternations), so the size bound is
+ * what keeps other requests' steps flowing; the time bound is a safety net set high enough that a loaded
+ * machine never trips it for a schema within the size bound.
+ */
+export const GRAMMAR_BUDGET = { bytes: 128 * 1024, ms: 2000 }
 
 export interface SchemaRules {
   expression: string
@@ -95,10 +100,11 @@ class Converter implements GrammarContext {
     const handled = new Set<string>()
     const take: Take = (keyword) => {
       handled.add(keyword)
-      if (VALIDATION_KEYWORDS.has(keyword)) this.current = { keyword, pointer: `${pointer}/${keyword}` }
+      if (VALIDATION_KEYWORDS.has(keyword) && Object.hasOwn(schema, keyword)) this.current = { keyword, pointer: `${pointer}/${keyword}` }
       return schema[keyword]
     }
     const expression = this.expression(schema, pointer, take)
+    this.charge(expression.length)
     for (const keyword of Object.keys(schema)) {
       if (VALIDATION_KEYWORDS.has(keyword) && !handled.has(keyword)) this.relax(new UnsupportedSchemaError(keyword, `${pointer}/${keyword}`))
     }
@@ -121,12 +127,16 @@ class Converter implements GrammarContext {
   }
 
   define(name: string, body: string): void {
-    this.bytes += name.length + body.length + 5
+    this.charge(name.length + body.length + 5)
+    this.rules.push(`${name} ::= ${body}`)
+  }
+
+  private charge(bytes: number): void {
+    this.bytes += bytes
     if (this.bytes > GRAMMAR_BUDGET.bytes || performance.now() - this.started > GRAMMAR_BUDGET.ms) {
       const { keyword, pointer } = this.current
-      throw new UnsupportedSchemaError(keyword, pointer, `the grammar is past its budget (${GRAMMAR_BUDGET.bytes / 1024} kB, ${GRAMMAR_BUDGET.ms} ms); simplify the schema`, false)
+      throw pastBudget(keyword, pointer, `the grammar would pass ${GRAMMAR_BUDGET.bytes / 1024} kB or ${GRAMMAR_BUDGET.ms} ms; simplify the schema`)
     }
-    this.rules.push(`${name} ::= ${body}`)
   }
 
   private expression(schema: SchemaObject, pointer: string, take: Take): string {
@@ -161,7 +171,7 @@ class Converter implements GrammarContext {
   private conjunction(schema: SchemaObject, pointer: string, take: Take): string {
     const all = take('allOf') ?? []
     if (!Array.isArray(all) || (schema.allOf !== undefined && all.length === 0)) throw invalidSchema('allOf', `${pointer}/allOf`, 'must be a non-empty array')
-    if (++this.inlining > 64) throw new UnsupportedSchemaError('allOf', `${pointer}/allOf`, 'references that merge into themselves', false)
+    if (++this.inlining > 64) throw pastBudget('allOf', `${pointer}/allOf`, 'references that merge into themselves')
     try {
       const own: SchemaObject = {}
       for (const key of Object.keys(schema)) if (key !== 'allOf' && key !== '$ref') own[key] = take(key)
@@ -204,7 +214,9 @@ class Converter implements GrammarContext {
     if (keyword === 'enum' && (!Array.isArray(listed) || listed.length === 0)) throw invalidSchema('enum', `${pointer}/enum`, 'must be a non-empty array')
     let values = keyword === 'const' ? [listed] : (listed as unknown[])
     if (keyword === 'const' && schema.enum !== undefined) values = values.filter((v) => (take('enum') as unknown[]).some((e) => JSON.stringify(e) === JSON.stringify(v)))
-    values = values.filter((v) => satisfiesSiblings(v, schema))
+    // Checked against the keywords beside the list, not the list itself (that would be quadratic).
+    const { enum: _enum, const: _const, ...siblings } = schema
+    values = values.filter((v) => satisfiesSiblings(v, siblings))
     if (values.length === 0) throw invalidSchema(keyword, `${pointer}/${keyword}`, 'no listed value satisfies the keywords beside it')
     const structured = values.some((v) => typeof v === 'object' && v !== null)
     for (const key of Object.keys(schema)) {
@@ -227,7 +239,7 @@ class Converter implements GrammarContext {
         const k = { pattern: take('pattern'), format: take('format'), minLength: take('minLength'), maxLength: take('maxLength') }
         take('contentEncoding')
         take('contentMediaType')
-        const { expression, usesFormats } = stringExpression(k, pointer, (e) => this.relax(e))
+        const { expression, usesFormats } = stringExpression(k, pointer, (e) => this.relax(e), (body) => this.rule(body))
         this.usesFormats ||= usesFormats
         return expression === 'string' ? expression : this.rule(expression)
       }

@@ -1,7 +1,7 @@
 import { literal } from './gbnf.js'
 import { MAX_REPEAT, type GrammarContext, type Take } from './grammar-context.js'
 import { isSchemaObject, satisfiesSiblings, type Schema } from './schema-document.js'
-import { invalidSchema, pointerSegment, UnsupportedSchemaError } from './schema-error.js'
+import { invalidSchema, pointerSegment, UnsupportedSchemaError, pastBudget } from './schema-error.js'
 
 /**
  * An object schema's expression. With declared properties, only they are generated (extra properties are
@@ -77,7 +77,7 @@ function record(ctx: GrammarContext, pointer: string, additional: Schema | undef
   const value = additional === undefined || additional === true ? 'value' : ctx.visit(additional, `${pointer}/additionalProperties`)
   // A repeated key collapses when parsed, so only "at least one" can be promised.
   if ((min ?? 0) > 1) ctx.relax(new UnsupportedSchemaError('minProperties', `${pointer}/minProperties`, 'more than one property with free keys'))
-  if ((max ?? 0) > MAX_REPEAT) throw new UnsupportedSchemaError('maxProperties', `${pointer}/maxProperties`, `counts above ${MAX_REPEAT} are past the grammar budget`, false)
+  if ((max ?? 0) > MAX_REPEAT) throw pastBudget('maxProperties', `${pointer}/maxProperties`, `counts above ${MAX_REPEAT}`)
   const pair = `${key} ws ":" ws ${value}`
   const more = `( ws "," ws ${pair} )${max === null ? '*' : `{0,${max - 1}}`}`
   return ctx.rule((min ?? 0) >= 1 ? `"{" ws ${pair} ${more} ws "}"` : `"{" ws ( ${pair} ${more} )? ws "}"`)

@@ -87,6 +87,10 @@ class PatternParser {
       }
     }
     if (!quantifier) return atom
+    // llama.cpp expands nested counted repetitions into their product of rules and refuses past 2000.
+    const count = Number(/\d+(?=\}$)/.exec(quantifier)?.[0] ?? /^\{(\d+)/.exec(quantifier)?.[1] ?? 1)
+    const inner = [...atom.matchAll(/\{(\d+)(?:,(\d*))?\}/g)].reduce((n, m) => n + Number(m[2] || m[1]), 0)
+    if (count * (inner + 1) > MAX_REPEAT && inner > 0) throw new PatternError(`nested repetitions of ${count} × ${inner} are past the grammar budget`)
     // Lazy and possessive suffixes change which match is found, not whether one exists.
     if (this.src[this.pos] === '?') this.pos++
     else if (this.src[this.pos] === '+') throw new PatternError('possessive quantifiers')

@@ -48,7 +48,7 @@ export function schemaConstraint(schema: unknown, { param, strict }: ConstraintO
     ;({ gbnf, relaxed } = jsonSchemaGrammar(schema, { strict }))
   } catch (error) {
     if (!(error instanceof UnsupportedSchemaError)) throw error
-    const fix = error.relaxable ? " Simplify the schema, or send 'strict': false to generate without that keyword." : ' Fix the schema.'
+    const fix = error.relaxable ? " Simplify the schema, or send 'strict': false to generate without that keyword." : error.budget ? '' : ' Fix the schema.'
     throw new InvalidRequestError(`In '${param}': ${error.message}${fix}`, param)
   }
   const objectSchema = typeof schema === 'boolean' ? {} : schema

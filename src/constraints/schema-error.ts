@@ -10,14 +10,20 @@ export class UnsupportedSchemaError extends Error {
     readonly pointer: string,
     detail = '',
     readonly relaxable = true,
+    readonly budget = false,
   ) {
-    super(`JSON Schema keyword '${keyword}' at '#${pointer}' ${relaxable ? 'cannot be enforced' : 'is invalid'}${detail ? `: ${detail}` : ''}.`)
+    super(`JSON Schema keyword '${keyword}' at '#${pointer}' ${relaxable ? 'cannot be enforced' : budget ? 'is past the grammar budget' : 'is invalid'}${detail ? `: ${detail}` : ''}.`)
   }
 
   /** Where the keyword sits (kept for callers that read `path`). */
   get path(): string {
     return this.pointer
   }
+}
+
+/** A schema whose grammar would be too large to compile without stalling other requests, whatever `strict` says. */
+export function pastBudget(keyword: string, pointer: string, detail: string): UnsupportedSchemaError {
+  return new UnsupportedSchemaError(keyword, pointer, detail, false, true)
 }
 
 /** A schema that is wrong in itself, whatever `strict` says. */

@@ -1,5 +1,5 @@
 import { PatternError, patternGrammar } from './regex-grammar.js'
-import { invalidSchema, UnsupportedSchemaError } from './schema-error.js'
+import { invalidSchema, UnsupportedSchemaError, pastBudget } from './schema-error.js'
 
 /**
  * Grammars for string `format`s: approximations that only produce valid values (every value they allow
@@ -57,14 +57,20 @@ export interface StringKeywords {
   maxLength: unknown
 }
 
-/** Longest string length enforced by repetition (llama.cpp expands `x{m,n}` into n rules). */
-export const MAX_LENGTH = 10000
+/** Longest string length enforced (in named chunks of 1000: llama.cpp expands `x{m,n}` into n rules, at most 2000). */
+export const MAX_LENGTH = 1_000_000
+const CHUNK = 1000
 
 /**
  * The expression for a string schema's JSON text. `relax(error)` either throws the error (strict) or
  * records the keyword as dropped, after which the rest of the schema is still enforced.
  */
-export function stringExpression(k: StringKeywords, pointer: string, relax: (e: UnsupportedSchemaError) => void): { expression: string; usesFormats: boolean } {
+export function stringExpression(
+  k: StringKeywords,
+  pointer: string,
+  relax: (e: UnsupportedSchemaError) => void,
+  rule: (body: string) => string,
+): { expression: string; usesFormats: boolean } {
   const min = count(k.minLength, 'minLength', pointer)
   const max = count(k.maxLength, 'maxLength', pointer)
   if (max !== null && min !== null && max < min) throw invalidSchema('maxLength', `${pointer}/maxLength`, 'maxLength is below minLength')
@@ -104,10 +110,24 @@ export function stringExpression(k: StringKeywords, pointer: string, relax: (e: 
   }
   if ((min ?? 0) > MAX_LENGTH || (max ?? 0) > MAX_LENGTH) {
     const keyword = (max ?? 0) > MAX_LENGTH ? 'maxLength' : 'minLength'
-    throw new UnsupportedSchemaError(keyword, `${pointer}/${keyword}`, `lengths above ${MAX_LENGTH} are past the grammar budget`, false)
+    throw pastBudget(keyword, `${pointer}/${keyword}`, `lengths above ${MAX_LENGTH}`)
   }
   if ((min ?? 0) === 0 && max === null) return { expression: 'string', usesFormats }
-  return { expression: `"\\"" char{${min ?? 0},${max ?? ''}} "\\""`, usesFormats }
+  return { expression: `"\\"" ${lengths(min ?? 0, max, rule)} "\\""`, usesFormats }
+}
+
+/** Between min and max characters: exactly min, then up to max − min more, long runs in named 1000-character chunks. */
+function lengths(min: number, max: number | null, rule: (body: string) => string): string {
+  const parts: string[] = []
+  if (min >= CHUNK) parts.push(`${rule(`char{${CHUNK}}`)}{${Math.floor(min / CHUNK)}}`)
+  if (min % CHUNK > 0) parts.push(`char{${min % CHUNK}}`)
+  if (max === null) parts.push('char*')
+  else {
+    const extra = max - min
+    if (extra >= CHUNK) parts.push(`${rule(`char{0,${CHUNK}}`)}{0,${Math.floor(extra / CHUNK)}}`)
+    if (extra % CHUNK > 0) parts.push(`char{0,${extra % CHUNK}}`)
+  }
+  return parts.length === 0 ? '""' : parts.join(' ')
 }
 
 function count(value: unknown, keyword: string, pointer: string): number | null {
