@@ -34,7 +34,7 @@ describe('jsonSchemaGrammar', () => {
       [{ type: 'array', items: { type: 'string' }, uniqueItems: true }, 'uniqueItems', '/uniqueItems'],
       [{ type: 'number', multipleOf: 0.5 }, 'multipleOf', '/multipleOf'],
       [{ oneOf: [{ type: 'number' }, { type: 'integer' }] }, 'oneOf', '/oneOf'],
-      [{ type: 'array', items: [{ type: 'string' }, { type: 'integer', multipleOf: 3 }] }, 'multipleOf', '/items/1/multipleOf'],
+      [{ type: 'array', items: [{ type: 'string' }, { type: 'integer', multipleOf: 2.5 }] }, 'multipleOf', '/items/1/multipleOf'],
     ]
     for (const [schema, keyword, pointer] of cases) {
       const error = refusal(schema)
@@ -129,5 +129,31 @@ describe('grammar budget', () => {
     expect(refusal({ type: 'array', maxItems: 5000 }).keyword).toBe('maxItems')
     expect(refusal({ type: 'string', pattern: '^(a{1,2000}){1,2000}$' }).keyword).toBe('pattern')
     expect(jsonSchemaGrammar({ type: 'string', minLength: 2500, maxLength: 5000 }).gbnf).toMatch(/"\\"" r-\d+\{2\} char\{500\} r-\d+\{0,2\} char\{0,500\} "\\""/)
+  })
+})
+
+describe('multipleOf', () => {
+  /** Runs the automaton's rules (alternatives of `"d"`/`[ds]` then a state, or `""`) over a number's digits. */
+  function matches(gbnf: string, text: string): boolean {
+    const rules = new Map(gbnf.split('\n').filter((l) => / ::= /.test(l)).map((l) => [l.slice(0, l.indexOf(' ::= ')), l.slice(l.indexOf(' ::= ') + 5)]))
+    const step = (alternatives: string[], rest: string): boolean =>
+      alternatives.some((alt) => {
+        if (alt === '""') return rest === ''
+        const [digits, next] = alt.split(' ')
+        return rest !== '' && digits!.replace(/[[\]"]/g, '').includes(rest[0]!) && step(rules.get(next!)!.split(' | '), rest.slice(1))
+      })
+    if (text === '0') return true
+    const root = rules.get(/^root ::= (\S+)/m.exec(gbnf)![1]!)!
+    const digits = text.replace(/^-/, '')
+    return /^[1-9]/.test(digits) && step(/\( (.*) \)$/.exec(root)![1]!.split(' | '), digits)
+  }
+
+  it('enforces whole divisors with a remainder automaton (zod multipleOf, Pydantic multiple_of)', () => {
+    const { gbnf } = jsonSchemaGrammar({ type: 'integer', multipleOf: 7, minimum: -9007199254740991, maximum: 9007199254740991 })
+    for (let n = -200; n <= 200; n++) expect(matches(gbnf, String(n)), String(n)).toBe(n % 7 === 0)
+    expect(matches(gbnf, '700000000000007')).toBe(true)
+    expect(matches(gbnf, '7000000000000007')).toBe(false)
+    expect(refusal({ type: 'integer', multipleOf: 5, minimum: 0, maximum: 100 }).keyword).toBe('multipleOf')
+    expect(refusal({ type: 'number', multipleOf: 0.01 }).keyword).toBe('multipleOf')
   })
 })

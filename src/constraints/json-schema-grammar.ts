@@ -2,6 +2,7 @@ import { arrayExpression } from './array-grammar.js'
 import { decimalRange, decimalText, type DecimalBound } from './decimal-range.js'
 import { literal, PRIMITIVES } from './gbnf.js'
 import type { GrammarContext, Take } from './grammar-context.js'
+import { MAX_DIGITS, MAX_DIVISOR, multipleOfExpression } from './multiple-of.js'
 import { objectExpression } from './object-grammar.js'
 import { isSchemaObject, jsonType, mergeSchemas, resolveRef, satisfiesSiblings, schemaDraft, VALIDATION_KEYWORDS, type Draft, type SchemaObject } from './schema-document.js'
 import { invalidSchema, UnsupportedSchemaError, pastBudget } from './schema-error.js'
@@ -255,12 +256,13 @@ class Converter implements GrammarContext {
   /** Bounds of any size, inclusive or exclusive (draft-04's boolean form too), for integers and decimals. */
   private numeric(type: 'integer' | 'number', pointer: string, take: Take): string {
     const multipleOf = take('multipleOf')
-    if (multipleOf !== undefined) {
-      if (typeof multipleOf !== 'number' || !(multipleOf > 0)) throw invalidSchema('multipleOf', `${pointer}/multipleOf`, 'must be a positive number')
-      if (!(type === 'integer' && Number.isInteger(multipleOf) && multipleOf === 1)) {
-        this.relax(new UnsupportedSchemaError('multipleOf', `${pointer}/multipleOf`, 'only multipleOf 1 on integers'))
-      }
+    if (multipleOf !== undefined && (typeof multipleOf !== 'number' || !(multipleOf > 0))) throw invalidSchema('multipleOf', `${pointer}/multipleOf`, 'must be a positive number')
+    // A whole divisor: integers only (valid for `number` too); 1 on integers changes nothing.
+    const divisor = Number.isInteger(multipleOf) && multipleOf !== 1 ? (multipleOf as number) : null
+    if (multipleOf !== undefined && multipleOf !== 1 && (divisor === null || divisor > MAX_DIVISOR)) {
+      this.relax(new UnsupportedSchemaError('multipleOf', `${pointer}/multipleOf`, `only whole divisors up to ${MAX_DIVISOR}`))
     }
+    if (multipleOf === 1 && type === 'number') type = 'integer'
     const number = (keyword: string): number | boolean | undefined => {
       const v = take(keyword)
       if (v === undefined) return undefined
@@ -271,6 +273,12 @@ class Converter implements GrammarContext {
     const [min, max, exMin, exMax] = ['minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum'].map(number)
     const lo = tighter(min as number | undefined, exMin, true)
     const hi = tighter(max as number | undefined, exMax, false)
+    if (divisor !== null && divisor <= MAX_DIVISOR) {
+      // Any 15-digit multiple lies within bounds that contain ±(10^15 − 1) (zod's safe-integer bounds do).
+      const wide = (b: DecimalBound | null, lower: boolean) => b === null || (lower ? Number(b.value) <= -(10 ** MAX_DIGITS - 1) : Number(b.value) >= 10 ** MAX_DIGITS - 1)
+      if (wide(lo, true) && wide(hi, false)) return multipleOfExpression(this, divisor)
+      this.relax(new UnsupportedSchemaError('multipleOf', `${pointer}/multipleOf`, 'a divisor together with narrower bounds'))
+    }
     if (lo === null && hi === null) return type
     const bounds = type === 'integer' ? [integerBound(lo, true), integerBound(hi, false)] : [lo, hi]
     const expression = decimalRange(bounds[0]!, bounds[1]!, type === 'number')
