@@ -47,6 +47,7 @@ const leaf: fc.Arbitrary<S> = fc.oneof(
   fc.constant({ type: 'string', enum: ['red', 'green', 7, null] }),
   fc.constant({ type: 'boolean', const: true }),
   fc.constant({ type: ['integer', 'null'], minimum: 1, maximum: 9 }),
+  fc.constantFrom(3, 5, 12).map((multipleOf) => ({ type: 'integer', multipleOf })),
 )
 
 const schema: fc.Arbitrary<S> = fc.letrec<{ node: S }>((tie) => ({
