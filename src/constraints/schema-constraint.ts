@@ -78,7 +78,7 @@ const SUBSCHEMAS = ['items', 'additionalItems', 'additionalProperties', 'propert
  * original: then the keyword is removed wherever it appears, so the final validation cannot refuse what
  * the grammar was allowed to generate.
  */
-export function withoutKeywords(schema: object, relaxed: readonly RelaxedKeyword[]): object {
+function withoutKeywords(schema: object, relaxed: readonly RelaxedKeyword[]): object {
   const copy = structuredClone(schema) as Record<string, unknown>
   for (const { keyword, pointer } of relaxed) {
     const segments = pointer.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))

@@ -14,11 +14,6 @@ export class UnsupportedSchemaError extends Error {
   ) {
     super(`JSON Schema keyword '${keyword}' at '#${pointer}' ${relaxable ? 'cannot be enforced' : budget ? 'is past the grammar budget' : 'is invalid'}${detail ? `: ${detail}` : ''}.`)
   }
-
-  /** Where the keyword sits (kept for callers that read `path`). */
-  get path(): string {
-    return this.pointer
-  }
 }
 
 /** A schema whose grammar would be too large to compile without stalling other requests, whatever `strict` says. */

@@ -140,7 +140,7 @@ function count(value: unknown, keyword: string, pointer: string): number | null 
  * Why a pattern is no regular expression, or null. Unicode mode first; then, as the validator is set up
  * (Ajv's `unicodeRegExp: false`), the plain mode that accepts the identity escapes Python's `re` writes (`\-`).
  */
-export function regexProblem(pattern: string): string | null {
+function regexProblem(pattern: string): string | null {
   for (const flags of ['u', '']) {
     try {
       new RegExp(pattern, flags)
