@@ -8,6 +8,7 @@
  * - Routes and codecs (http/, api/) reach the models only through the ModelBackend face: never engine/
  *   or scheduler/ (server.ts, the composition root, wires the registry in).
  * - scheduler/ and engine/ know nothing of the wire: no api/, no http/.
+ * - constraints/ (JSON Schema → grammar, validation) is pure: codecs and engine both use it.
  * - node-llama-cpp is the engine's alone. Two documented exceptions measure or check the engine from
  *   outside the server: the benchmark's raw-engine baseline (src/bench/raw-engine.ts) and the GGUF
  *   writer's read-back check (src/gguf/make-model.ts).
@@ -26,11 +27,16 @@ module.exports = {
       comment: 'http/ and api/ see the models only through ModelBackend (src/generation/backend.ts).',
       severity: 'error',
       from: { path: '^src/(http|api)/' },
-      to: {
-        path: '^src/(engine|scheduler|models)/',
-        // The pure JSON Schema → grammar converters; they are moving to src/constraints/ (issue 13).
-        pathNot: ['^src/engine/(json-schema-grammar|tool-call-grammar|json-validator)\\.ts$'],
-      },
+      to: { path: '^src/(engine|scheduler|models)/' },
+    },
+    {
+      name: 'constraints-are-pure',
+      comment:
+        'src/constraints/ (JSON Schema → grammar, validation) is pure and shared by the codecs and the engine: ' +
+        'it imports only itself, the contract, the errors and the tool-call format descriptions.',
+      severity: 'error',
+      from: { path: '^src/constraints/' },
+      to: { path: '^src/', pathNot: ['^src/(constraints|generation)/', '^src/errors\\.ts$', '^src/engine/tool-call-formats\\.ts$'] },
     },
     {
       name: 'api-not-into-http',

@@ -385,7 +385,7 @@ describe('decodeChatRequest: response_format', () => {
 
   it('refuses an unenforceable keyword with the schema as param', () => {
     const decode = () =>
-      decodeChatRequest(request({ response_format: { type: 'json_schema', json_schema: { name: 's', schema: { type: 'string', pattern: 'x' } } } }), 'm', LIMITS)
+      decodeChatRequest(request({ response_format: { type: 'json_schema', json_schema: { name: 's', schema: { type: 'string', pattern: '(?=x)' } } } }), 'm', LIMITS)
     expect(decode).toThrow(InvalidRequestError)
     expect(decode).toThrow(/pattern/)
   })

@@ -173,14 +173,14 @@ describe('response_format', () => {
 
 describe('refusals name what cannot be enforced', () => {
   it.each([
-    ['pattern', { type: 'string', pattern: '^a+$' }, '/pattern'],
-    ['a nested pattern', { type: 'object', properties: { code: { type: 'string', pattern: '[0-9]+' } } }, '/properties/code/pattern'],
-    ['uniqueItems', { type: 'array', items: { type: 'integer' }, uniqueItems: true }, '/uniqueItems'],
-    ['an unknown format', { type: 'string', format: 'email' }, '/format'],
-    ['a remote $ref', { $ref: 'https://example.com/schema.json' }, '/$ref'],
-    ['allOf', { allOf: [{ type: 'string' }] }, '/allOf'],
-    ['fractional number bounds', { type: 'number', minimum: 0.5 }, 'minimum'],
-    ['minProperties', { type: 'object', minProperties: 1 }, '/minProperties'],
+    ['a lookahead pattern', { type: 'string', pattern: '^(?=a)[a-z]+$' }, "'#/pattern'"],
+    ['a nested backreference', { type: 'object', properties: { code: { type: 'string', pattern: '^(a)\\1$' } } }, "'#/properties/code/pattern'"],
+    ['uniqueItems of an open set', { type: 'array', items: { type: 'integer' }, uniqueItems: true }, "'#/uniqueItems'"],
+    ['a remote $ref', { $ref: 'https://example.com/schema.json' }, "'#/$ref'"],
+    ['not', { not: { type: 'string' } }, "'#/not'"],
+    ['multipleOf', { type: 'number', multipleOf: 0.25 }, "'#/multipleOf'"],
+    ['minProperties of a record', { type: 'object', minProperties: 2 }, "'#/minProperties'"],
+    ['an invalid schema (its draft says so)', { $schema: 'http://json-schema.org/draft-04/schema#', type: 'string', maxLength: 'ten' }, "'#/maxLength'"],
   ])('%s', async (_name, schema, where) => {
     const res = await generate({ type: 'json_schema', json_schema: { name: 'x', schema } }, 1)
     expect(res.status).toBe(400)
@@ -209,6 +209,6 @@ describe('refusals name what cannot be enforced', () => {
     await expect400(undefined, 'structured_outputs.regex', { structured_outputs: { regex: '[a-z]+' } })
     await expect400(undefined, 'guided_json', { guided_json: '{not json' })
     await expect400(undefined, 'grammar', { grammar: 'root ::= undefined-rule' })
-    await expect400(undefined, 'json_schema', { json_schema: { type: 'string', pattern: 'a+' } })
+    await expect400(undefined, 'json_schema', { json_schema: { type: 'string', pattern: '(?!a)' } })
   })
 })

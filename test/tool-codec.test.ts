@@ -3,7 +3,7 @@ import { ChatChunkEncoder, encodeChatCompletion, newResponseMeta } from '../src/
 import { decodeChatRequest } from '../src/api/codec/chat-request.js'
 import { foldEvents } from '../src/api/codec/fold-events.js'
 import type { ChatCompletionRequest } from '../src/api/schemas/chat.js'
-import { toolCallGrammar, textWithout } from '../src/engine/tool-call-grammar.js'
+import { toolCallGrammar, textWithout } from '../src/constraints/tool-call-grammar.js'
 import { COMMAND_R7B_FORMAT, HERMES_FORMAT, KIMI_K2_FORMAT, LLAMA3_JSON_FORMAT, MISTRAL_FORMAT } from '../src/engine/tool-call-formats.js'
 import type { GenerationEvent } from '../src/generation/events.js'
 import { InvalidRequestError } from '../src/errors.js'
@@ -90,7 +90,7 @@ describe('decodeChatRequest: tools', () => {
     expect(param({ tools: [tool('f')], tool_choice: { type: 'function', function: { name: 'g' } } })).toBe('tool_choice')
     expect(param({ tool_choice: 'required' })).toBe('tool_choice')
     expect(param({ tools: [tool('f'), tool('f')] })).toBe('tools[1]')
-    expect(param({ tools: [tool('f', { type: 'object', properties: { a: { type: 'string', pattern: 'x' } } })] })).toBe('tools[0].function.parameters')
+    expect(param({ tools: [tool('f', { type: 'object', properties: { a: { type: 'string', pattern: '(?=x)' } } })] })).toBe('tools[0].function.parameters')
     expect(param({ tools: [tool('f')], tool_choice: 'required', response_format: { type: 'json_object' } })).toBe('response_format')
   })
 })

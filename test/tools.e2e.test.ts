@@ -234,9 +234,9 @@ describe('tool request validation', () => {
     await expect400({ tool_choice: 'required' }, 'tool_choice')
     await expect400({ tool_choice: { type: 'function', function: { name: 'get_time' } } }, 'tool_choice')
     await expect400(
-      { tools: [TOOLS[0], { type: 'function', function: { name: 'f', parameters: { type: 'object', properties: { s: { type: 'string', pattern: '^a' } } } } }] },
+      { tools: [TOOLS[0], { type: 'function', function: { name: 'f', parameters: { type: 'object', properties: { s: { type: 'string', pattern: '^(?!a)' } } } } }] },
       'tools[1].function.parameters',
-      "'pattern' at '/properties/s/pattern'",
+      "'pattern' at '#/properties/s/pattern'",
     )
     await expect400({ tools: [{ type: 'function', function: { name: 'bad name' } }] }, 'tools[0].function.name')
     await expect400({ tools: [{ type: 'custom', custom: { name: 'x' } }] }, 'tools[0].type')

@@ -3,11 +3,11 @@ import { ContextLengthExceededError, InvalidRequestError } from '../errors.js'
 import { refuseBeyondContext } from './prompt-bound.js'
 import type { GenerationRequest, GrammarSpec, ToolOptions } from '../generation/request.js'
 import type { GenerationPlan } from './generation-plan.js'
-import { UnsupportedSchemaError } from './json-schema-grammar.js'
+import { UnsupportedSchemaError } from '../constraints/schema-error.js'
 import type { LoadedModel } from './loaded-model.js'
 import type { RenderedPrompt } from './prompt-renderer.js'
 import { THINK_CLOSE, THINK_OPEN } from './reasoning-splitter.js'
-import { textWithout, toolCallGrammar } from './tool-call-grammar.js'
+import { textWithout, toolCallGrammar } from '../constraints/tool-call-grammar.js'
 
 /** Compiled grammars (and tool-call GBNF) kept per model: clients repeat the same response_format and tools. */
 const MAX_CACHED_GRAMMARS = 32

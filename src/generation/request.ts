@@ -44,6 +44,8 @@ export interface ToolOptions {
   choice: ToolChoice
   /** More than one call per turn; false = at most one. */
   parallel: boolean
+  /** Keywords of `strict: false` tools left out of their grammars (`x-schema-relaxed`). */
+  relaxed?: readonly string[]
 }
 
 /** How much a reasoning model should think; templates that know the variable read it as `reasoning_effort`. */
@@ -129,6 +131,8 @@ export interface GrammarSpec {
   schema: object | null
   /** The request field the grammar came from, named in errors about it. */
   param: string
+  /** Keywords of a `strict: false` schema left out of the grammar (`x-schema-relaxed`). */
+  relaxed?: readonly string[]
 }
 
 export interface GenerationRequest {

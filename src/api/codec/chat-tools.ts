@@ -1,7 +1,7 @@
 import { InvalidRequestError } from '../../errors.js'
 // Pure converter: converting here lets an unenforceable keyword in a tool's parameters fail as a 400.
-import { jsonSchemaGrammar, UnsupportedSchemaError } from '../../engine/json-schema-grammar.js'
-import { asObjectSchema } from '../../engine/tool-call-grammar.js'
+import { schemaConstraint } from '../../constraints/schema-constraint.js'
+import { asObjectSchema } from '../../constraints/tool-call-grammar.js'
 import type { ToolCallRecord, ToolChoice, ToolDefinition, ToolOptions } from '../../generation/request.js'
 import type { ChatCompletionRequest } from '../schemas/chat.js'
 
@@ -15,10 +15,10 @@ const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null 
 /**
  * `tools`, `tool_choice`, `parallel_tool_calls` (and the legacy `functions` / `function_call`, mapped to
  * them) → the engine's ToolOptions; null when no tool can be offered. Every parameter schema is
- * converted once here so that a keyword the grammar cannot enforce is a 400 naming it and its path.
- *
- * Diverges from api-surface §5.3's "relax unless strict": an unenforceable keyword is refused whatever
- * `strict` says, so a 200 never carries arguments the schema would reject.
+ * converted once here so that a keyword the grammar cannot enforce is a 400 naming it and its path,
+ * unless the function says `strict: false`: then that keyword is relaxed (left out of the grammar and of
+ * the final validation) and reported. Absent `strict` refuses, unlike OpenAI's best-effort default, so a
+ * 200 never carries arguments the client's schema would reject without the client having agreed to it.
  */
 export function decodeTools(
   body: Pick<ChatCompletionRequest, 'tools' | 'tool_choice' | 'parallel_tool_calls' | 'functions' | 'function_call'>,
@@ -43,7 +43,8 @@ export function decodeTools(
       choiceParam = 'function_call'
     }
   }
-  const definitions = (wireTools ?? []).map((tool, i) => decodeTool(tool, base === 'tools' ? `tools[${i}]` : `functions[${i}]`, base === 'tools'))
+  const relaxed: string[] = []
+  const definitions = (wireTools ?? []).map((tool, i) => decodeTool(tool, base === 'tools' ? `tools[${i}]` : `functions[${i}]`, base === 'tools', relaxed))
   const seen = new Set<string>()
   definitions.forEach((d, i) => {
     if (seen.has(d.name)) throw new InvalidRequestError(`Tool name '${d.name}' appears twice; names must be unique.`, `${base}[${i}]`)
@@ -51,10 +52,10 @@ export function decodeTools(
   })
   const choice = decodeChoice(wireChoice, definitions, choiceParam)
   if (definitions.length === 0) return null
-  return { definitions, choice, parallel: body.parallel_tool_calls ?? true }
+  return { definitions, choice, parallel: body.parallel_tool_calls ?? true, ...(relaxed.length > 0 ? { relaxed } : {}) }
 }
 
-function decodeTool(wire: unknown, param: string, wrapped: boolean): ToolDefinition {
+function decodeTool(wire: unknown, param: string, wrapped: boolean, relaxed: string[]): ToolDefinition {
   if (!isObject(wire)) throw new InvalidRequestError('A tool must be an object.', param)
   const type = wire.type ?? 'function'
   if (type !== 'function') throw new InvalidRequestError(`Tool type '${String(type)}' is not supported; only 'function' tools are.`, `${param}.type`)
@@ -66,16 +67,14 @@ function decodeTool(wire: unknown, param: string, wrapped: boolean): ToolDefinit
   }
   if (fn.description != null && typeof fn.description !== 'string') throw new InvalidRequestError("'description' must be a string.", `${fnParam}.description`)
   if (fn.strict != null && typeof fn.strict !== 'boolean') throw new InvalidRequestError("'strict' must be a boolean.", `${fnParam}.strict`)
-  const parameters = fn.parameters ?? null
+  let parameters: object | null = fn.parameters ?? null
   if (parameters !== null) {
     if (!isObject(parameters)) throw new InvalidRequestError("'parameters' must be a JSON Schema object.", `${fnParam}.parameters`)
-    try {
-      jsonSchemaGrammar(asObjectSchema(parameters))
-    } catch (error) {
-      if (error instanceof UnsupportedSchemaError) {
-        throw new InvalidRequestError(`${error.message} Simplify the schema or remove that keyword.`, `${fnParam}.parameters`)
-      }
-      throw error
+    const constraint = schemaConstraint(asObjectSchema(parameters), { param: `${fnParam}.parameters`, strict: fn.strict !== false })
+    // Relaxed keywords leave the schema that the grammar and the final validation use.
+    if (constraint.relaxed.length > 0) {
+      relaxed.push(...constraint.relaxed)
+      parameters = constraint.schema
     }
   }
   return { name: fn.name, ...(typeof fn.description === 'string' ? { description: fn.description } : {}), parameters }

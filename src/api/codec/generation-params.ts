@@ -2,7 +2,8 @@ import { randomInt } from 'node:crypto'
 import { InvalidRequestError } from '../../errors.js'
 import { checkFanOut } from './fan-out.js'
 // The schema-to-grammar converter is pure (no engine state): converting here lets an unenforceable keyword fail as a 400.
-import { jsonObjectGrammar, jsonSchemaGrammar, UnsupportedSchemaError } from '../../engine/json-schema-grammar.js'
+import { jsonObjectGrammar } from '../../constraints/json-schema-grammar.js'
+import { schemaConstraint } from '../../constraints/schema-constraint.js'
 import type { ModelDefaults } from '../../generation/backend.js'
 import type { GenerationRequest, GrammarSpec } from '../../generation/request.js'
 import type { GenerationParams, ResponseFormat } from '../schemas/generation-params.js'
@@ -196,13 +197,10 @@ function parseJsonText(value: unknown, param: string): unknown {
   }
 }
 
-function schemaGrammar(schema: unknown, param: string): GrammarSpec {
-  try {
-    return { gbnf: jsonSchemaGrammar(schema), schema: schema as object, param }
-  } catch (error) {
-    if (error instanceof UnsupportedSchemaError) throw new InvalidRequestError(`${error.message} Simplify the schema or remove that keyword.`, param)
-    throw error
-  }
+/** `strict: false` relaxes keywords the grammar cannot enforce; true or absent refuses them. */
+function schemaGrammar(schema: unknown, param: string, strict: boolean | null | undefined = true): GrammarSpec {
+  const { gbnf, schema: effective, relaxed } = schemaConstraint(schema, { param, strict: strict !== false })
+  return { gbnf, schema: effective, param, ...(relaxed.length > 0 ? { relaxed } : {}) }
 }
 
 /**
@@ -221,7 +219,7 @@ function decodeResponseFormat(format: ResponseFormat): GrammarSpec | null {
     case 'json_schema': {
       const spec = format.json_schema
       if (spec?.schema == null) throw new InvalidRequestError("'response_format.json_schema.schema' is required.", 'response_format.json_schema.schema')
-      return schemaGrammar(spec.schema, 'response_format.json_schema.schema')
+      return schemaGrammar(spec.schema, 'response_format.json_schema.schema', spec.strict)
     }
     case 'grammar':
       return gbnf(format.grammar ?? '', 'response_format.grammar')

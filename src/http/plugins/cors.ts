@@ -8,6 +8,7 @@ const EXPOSED_HEADERS = [
   // Anthropic's SDKs read the request id from this one.
   'request-id',
   'x-ignored-params',
+  'x-schema-relaxed',
   'retry-after',
   'x-ratelimit-limit',
   'x-ratelimit-remaining',

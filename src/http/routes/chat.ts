@@ -4,6 +4,7 @@ import { decodeChatRequest } from '../../api/codec/chat-request.js'
 import { foldEvents } from '../../api/codec/fold-events.js'
 import { ChatCompletionRequestSchema, ChatCompletionSchema } from '../../api/schemas/chat.js'
 import { ErrorBodySchema } from '../../api/schemas/common.js'
+import { reportRelaxedSchema } from '../schema-relaxed.js'
 import { flatMap, sendSse, startIterable } from '../sse.js'
 import { submitFor } from '../submit.js'
 
@@ -21,6 +22,7 @@ export const chatRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const body = request.body
       const model = await app.models.defaults(body.model)
       const generation = decodeChatRequest(body, model.id, model)
+      reportRelaxedSchema(reply, generation)
       const meta = newResponseMeta('chatcmpl', body.model || model.id, model.fingerprint)
       const events = await startIterable(submitFor(request, reply, generation))
       if (!body.stream) return encodeChatCompletion(await foldEvents(events), meta)

@@ -6,6 +6,7 @@ import { CompletionRequestSchema, CompletionSchema } from '../../api/schemas/com
 import type { GenerationEvent } from '../../generation/events.js'
 import { mergeStreams } from '../merge-streams.js'
 import { flatMap, sendSse, startIterable } from '../sse.js'
+import { reportRelaxedSchema } from '../schema-relaxed.js'
 import { submitFor } from '../submit.js'
 
 export const completionRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -22,6 +23,7 @@ export const completionRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const body = request.body
       const model = await app.models.defaults(body.model)
       const decoded = decodeCompletionRequest(body, model.id, model)
+      if (decoded.requests[0]) reportRelaxedSchema(reply, decoded.requests[0])
       const meta = newResponseMeta('cmpl', body.model || model.id, model.fingerprint)
       // One generation per prompt; if one cannot be queued, the ones already queued are withdrawn.
       const batch = new AbortController()

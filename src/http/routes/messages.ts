@@ -13,6 +13,7 @@ import {
 import { abortSignalFor } from '../abort-signal.js'
 import { sendEventStream, withHeartbeat } from '../event-stream.js'
 import { toServeError } from '../plugins/errors.js'
+import { reportRelaxedSchema } from '../schema-relaxed.js'
 import { CLIENT_CLOSED_STATUS } from '../plugins/request-log.js'
 import { flatMap, startIterable } from '../sse.js'
 import { submitFor } from '../submit.js'
@@ -55,6 +56,7 @@ export const messagesRoutes: FastifyPluginAsyncTypebox<{
       const body = request.body
       const model = await app.models.defaults(body.model)
       const generation = decodeMessagesRequest(body, model.id, model)
+      reportRelaxedSchema(reply, generation)
       const encoder = new MessageStreamEncoder(newMessageId(), body.model || model.id)
       const events = submitFor(request, reply, generation)
       if (!body.stream) return foldMessage(events, encoder)

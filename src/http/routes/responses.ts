@@ -15,6 +15,7 @@ import { EngineError, NotFoundError } from '../../errors.js'
 import type { GenerationEvent } from '../../generation/events.js'
 import type { GenerationRequest } from '../../generation/request.js'
 import { abortSignalFor } from '../abort-signal.js'
+import { reportRelaxedSchema } from '../schema-relaxed.js'
 import { sendEventStream } from '../event-stream.js'
 import { flatMap, startIterable } from '../sse.js'
 import { submitFor } from '../submit.js'
@@ -42,6 +43,7 @@ export const responseRoutes: FastifyPluginAsyncTypebox = async (app) => {
               return counted.tokens < counted.contextSize
             })
           : decoded.generation
+      reportRelaxedSchema(reply, generation)
       const events = await start(() => submitFor(request, reply, generation))
       const encoder = new ResponseEventEncoder(newResponseMeta(body.model || model.id), decoded.echo)
       const stream = encodeEvents(encoder, events, store && ((response) => store.put({ response, input: decoded.input, context: decoded.context })))

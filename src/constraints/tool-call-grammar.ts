@@ -1,5 +1,6 @@
+import { formatRules } from './string-grammar.js'
 import { jsonPrimitiveRules, jsonSchemaRules } from './json-schema-grammar.js'
-import type { ToolCallFormat } from './tool-call-formats.js'
+import type { ToolCallFormat } from '../engine/tool-call-formats.js'
 import type { ToolDefinition, ToolOptions } from '../generation/request.js'
 
 /**
@@ -12,18 +13,35 @@ import type { ToolDefinition, ToolOptions } from '../generation/request.js'
  * - `auto`: text that never contains the format's marker, optionally followed by calls (for a format
  *   without a marker: either text that does not start with `{`, or calls).
  *
- * Returns null for `none`: no grammar, the output stays text. Throws UnsupportedSchemaError when a
- * parameter schema cannot be enforced.
+ * After the last call only the end may follow. Returns null for `none`: no grammar, the output stays
+ * text. Throws UnsupportedSchemaError when a parameter schema cannot be enforced (the codec has already
+ * converted each schema, relaxing what `strict: false` allowed, so this does not happen for decoded requests).
+ * Grammars are cached by format and tools: agents send the same tools with every turn.
  */
 export function toolCallGrammar(format: ToolCallFormat, tools: ToolOptions): string | null {
+  if (tools.choice.kind === 'none') return null
+  const key = JSON.stringify([format, tools.definitions, tools.choice, tools.parallel])
+  let grammar = cache.get(key)
+  if (grammar === undefined) {
+    grammar = buildToolCallGrammar(format, tools)
+    if (cache.size >= MAX_CACHED) cache.delete(cache.keys().next().value!)
+    cache.set(key, grammar)
+  }
+  return grammar
+}
+
+const cache = new Map<string, string>()
+const MAX_CACHED = 64
+
+function buildToolCallGrammar(format: ToolCallFormat, tools: ToolOptions): string {
   const { choice } = tools
-  if (choice.kind === 'none') return null
   const allowed = choice.kind === 'named' ? tools.definitions.filter((t) => t.name === choice.name) : tools.definitions
   if (allowed.length === 0) throw new Error(`no tool to call for tool choice ${JSON.stringify(choice)}`)
   const rules: string[] = []
+  let usesFormats = false
   const body = format.body
   const alternatives = allowed.map((tool, i) => {
-    const args = argumentsExpression(tool, `t${i}-`, rules)
+    const args = argumentsExpression(tool, `t${i}-`, rules, () => (usesFormats = true))
     if (body.kind === 'json') {
       const head = `{"${body.nameKey}": ${JSON.stringify(tool.name)}, "${body.argumentsKey}": `
       rules.push(`tool-call-${i} ::= ${gbnfLiteral(head)} ${args} "}"`)
@@ -50,13 +68,14 @@ export function toolCallGrammar(format: ToolCallFormat, tools: ToolOptions): str
   } else {
     rules.unshift('root ::= tool-calls')
   }
-  return `${rules.join('\n')}\n${jsonPrimitiveRules()}`
+  return `${rules.join('\n')}\n${jsonPrimitiveRules()}${usesFormats ? formatRules() : ''}`
 }
 
 /** The arguments grammar: the tool's schema (an object), or exactly `{}` for a function without parameters. */
-function argumentsExpression(tool: ToolDefinition, prefix: string, rules: string[]): string {
+function argumentsExpression(tool: ToolDefinition, prefix: string, rules: string[], formats: () => void): string {
   if (tool.parameters === null) return '"{}"'
-  const { expression, rules: own } = jsonSchemaRules(asObjectSchema(tool.parameters), prefix)
+  const { expression, rules: own, usesFormats } = jsonSchemaRules(asObjectSchema(tool.parameters), { prefix })
+  if (usesFormats) formats()
   rules.push(...own)
   return expression
 }
