@@ -5,7 +5,8 @@ import os from 'node:os'
 import path from 'node:path'
 import { pino } from 'pino'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { describeModelSource, resolveModelSource, type ResolveModelOptions } from '../src/engine/model-source.js'
+import { resolveModelSource, type ResolveModelOptions } from '../src/models/resolve-model.js'
+import { describeModelSource } from '../src/models/source-uri.js'
 import { StartupError } from '../src/errors.js'
 
 // ipull, under node-llama-cpp's downloader, fetches and records progress in chunks of this size.

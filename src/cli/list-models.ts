@@ -1,5 +1,5 @@
 import { loadConfig } from '../config/load-config.js'
-import { listCachedModels } from '../engine/model-cache.js'
+import { listCachedModels } from '../models/model-cache.js'
 import { formatBytes } from '../format-bytes.js'
 
 /** `gguf-serve models`: the GGUF files in the download cache, one line each, as a table on stdout. */

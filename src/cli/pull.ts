@@ -1,5 +1,5 @@
 import { loadConfig } from '../config/load-config.js'
-import { resolveModelSource } from '../engine/model-source.js'
+import { resolveModelSource } from '../models/resolve-model.js'
 import { createLogger } from '../observability/logger.js'
 
 /**
