@@ -14,6 +14,8 @@ export interface DownloadSettings {
   endpoints: { huggingFace: string }
   headers: Record<string, string> | undefined
   tokens: { huggingFace: string } | undefined
+  /** A download that receives nothing for this long is given up. */
+  retryWindowMs: number
 }
 
 export async function downloadModel(
@@ -22,10 +24,13 @@ export async function downloadModel(
   options: ResolveModelOptions,
 ): Promise<string> {
   const { uri, cacheDir } = settings
-  const { signal } = options
   const mode = options.progress ?? (process.stdout.isTTY ? 'bar' : 'log')
   // ipull draws its bar on stdout: anywhere else the bar's escape codes would end up in the logs.
   const progressLog = mode === 'log' ? new DownloadProgressLog(options.log, uri) : undefined
+  // ipull retries a dead connection for minutes without a word: a download that receives nothing for the
+  // retry window is given up (the partial file stays, for the next start to resume).
+  const stall = new StallWatchdog(settings.retryWindowMs)
+  const signal = options.signal ? AbortSignal.any([options.signal, stall.signal]) : stall.signal
   const startedAt = Date.now()
   let downloader: ModelDownloader | undefined
   try {
@@ -38,7 +43,16 @@ export async function downloadModel(
         tokens: settings.tokens,
         endpoints: settings.endpoints,
         showCliProgress: mode === 'bar',
-        onProgress: progressLog?.update,
+        onProgress: (status) => {
+          stall.progress(status.downloadedSize)
+          progressLog?.update(status)
+          options.onStatus?.({
+            phase: 'downloading',
+            downloadedBytes: status.downloadedSize,
+            totalBytes: status.totalSize,
+            secondsLeft: status.averageSpeed > 0 ? (status.totalSize - status.downloadedSize) / status.averageSpeed : null,
+          })
+        },
         // A broken cached copy of the right size would otherwise be "skipped" as already downloaded.
         skipExisting: !replaceExisting,
         // Keep the partial file on abort: it is what the next start resumes from.
@@ -50,6 +64,7 @@ export async function downloadModel(
     const resumedBytes = downloader.downloadedSize
     const totalBytes = downloader.totalSize
     const size = totalBytes > 0 ? formatBytes(totalBytes) : 'unknown size'
+    options.onStatus?.({ phase: 'downloading', downloadedBytes: resumedBytes, totalBytes, secondsLeft: null })
     options.log.info(
       { source: uri, path: downloader.entrypointFilePath, totalBytes, resumedBytes },
       resumedBytes > 0
@@ -58,23 +73,26 @@ export async function downloadModel(
     )
     const filePath = await downloader.download({ signal })
     // The library resolves rather than rejects when the abort lands while no request is in flight.
-    signal?.throwIfAborted()
+    signal.throwIfAborted()
     await Promise.all(downloader.filesInfo.map((file) => trimToSize(file.filePath, file.totalSize)))
     options.log.info(
       { source: uri, path: filePath, bytes: downloader.totalSize, seconds: (Date.now() - startedAt) / 1000 },
       'model: download complete',
     )
   } catch (error) {
-    if (signal?.aborted) {
-      const kept =
-        (downloader?.downloadedSize ?? 0) > 0 ? `; the partial file stays in ${cacheDir} and the next start resumes it` : ''
-      throw new StartupError(`Download of ${uri} was interrupted${kept}`, { cause: error })
+    const kept =
+      (downloader?.downloadedSize ?? 0) > 0 ? `; the partial file stays in ${cacheDir} and the next start resumes it` : ''
+    if (options.signal?.aborted) throw new StartupError(`Download of ${uri} was interrupted${kept}`, { cause: error })
+    if (stall.signal.aborted) {
+      throw new StartupError(`Cannot download ${uri}: ${stall.describe()}${kept}.`, { cause: error })
     }
     throw new StartupError(describeDownloadFailure(uri, error), { cause: error })
   } finally {
+    stall.stop()
     progressLog?.stop()
   }
 
+  options.onStatus?.({ phase: 'checking', downloadedBytes: downloader.totalSize, totalBytes: downloader.totalSize, secondsLeft: 0 })
   try {
     await checkGgufFile(downloader.entrypointFilePath)
   } catch (error) {
@@ -120,6 +138,39 @@ async function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined
       },
     )
   })
+}
+
+/** Aborts when the byte count has not moved for `windowMs`. */
+class StallWatchdog {
+  private readonly controller = new AbortController()
+  private lastBytes = -1
+  private lastChangeAt = Date.now()
+  private readonly timer: NodeJS.Timeout
+
+  constructor(private readonly windowMs: number) {
+    this.timer = setInterval(() => {
+      if (Date.now() - this.lastChangeAt >= this.windowMs) this.controller.abort()
+    }, Math.max(100, Math.min(1_000, windowMs / 4)))
+    this.timer.unref()
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal
+  }
+
+  progress(bytes: number): void {
+    if (bytes === this.lastBytes) return
+    this.lastBytes = bytes
+    this.lastChangeAt = Date.now()
+  }
+
+  describe(): string {
+    return `no data from the server for ${Math.round(this.windowMs / 1000)} s (download.retryWindowMs)`
+  }
+
+  stop(): void {
+    clearInterval(this.timer)
+  }
 }
 
 function describeDownloadFailure(uri: string, error: unknown): string {

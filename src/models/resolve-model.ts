@@ -1,10 +1,14 @@
 import { createHash } from 'node:crypto'
+import { stat } from 'node:fs/promises'
 import path from 'node:path'
 import { resolveModelFile } from 'node-llama-cpp'
 import type { Logger } from 'pino'
 import { StartupError } from '../errors.js'
 import { downloadModel, type DownloadSettings } from './download.js'
+import type { DownloadStatus } from './download-status.js'
+import { findCachedName, mayBeCacheName } from './cache-names.js'
 import { checkGgufFile } from './gguf-check.js'
+import { probeDownload } from './probe.js'
 import { describeModelSource, type ModelSourceDescription } from './source-uri.js'
 
 /**
@@ -37,33 +41,71 @@ export interface ResolveModelOptions {
   signal?: AbortSignal
   /** Extra headers for every download request (sent to any host, unlike hfToken). */
   headers?: Record<string, string>
+  /**
+   * How long an unreachable server is retried (with backoff) before the download fails, and how long a
+   * download may receive nothing. Default 30 s.
+   */
+  retryWindowMs?: number
+  /** Told where the download is, for the 503s and /health while it runs. */
+  onStatus?: (status: DownloadStatus) => void
 }
 
 type RemoteSource = Exclude<ModelSourceDescription, { kind: 'path' }>
 
 const DEFAULT_HF_ENDPOINT = 'https://huggingface.co'
+const DEFAULT_RETRY_WINDOW_MS = 30_000
 
 /** Returns the absolute path of a validated GGUF file, downloading it into the cache first when needed. */
 export async function resolveModelSource(source: string, options: ResolveModelOptions): Promise<string> {
   const described = describeModelSource(source)
-  if (described.kind === 'path') {
-    await checkGgufFile(described.path)
-    return described.path
-  }
+  if (described.kind === 'path') return await resolveLocalModel(source, described.path, options.cacheDir)
   return await resolveRemoteModel(described, options)
 }
 
-async function resolveRemoteModel(described: RemoteSource, options: ResolveModelOptions): Promise<string> {
+/**
+ * The cached file of a source, without any request: a name's file, or the download of an hf: URI or URL.
+ * Undefined when nothing is cached (local paths outside the cache are not "cached").
+ */
+export async function findCachedSource(source: string, options: ResolveModelOptions): Promise<string | undefined> {
+  const described = describeModelSource(source)
+  if (described.kind === 'path') return await findCachedName(source, options.cacheDir)
+  return await findCachedModel(downloadSettings(described, options))
+}
+
+/** A path that exists is the file; otherwise a bare name is looked up in the cache (`gguf-serve models`). */
+async function resolveLocalModel(source: string, filePath: string, cacheDir: string): Promise<string> {
+  const exists = await stat(filePath).then(() => true, () => false)
+  if (exists || !mayBeCacheName(source)) {
+    await checkGgufFile(filePath)
+    return filePath
+  }
+  const cached = await findCachedName(source.trim(), cacheDir)
+  if (cached === undefined) {
+    throw new StartupError(
+      `Model file not found: ${filePath}, and the cache ${path.resolve(cacheDir)} has no model named "${source.trim()}" ` +
+        '("gguf-serve models" lists the cached ones).',
+    )
+  }
+  await checkGgufFile(cached)
+  return cached
+}
+
+function downloadSettings(described: RemoteSource, options: ResolveModelOptions): DownloadSettings {
   const uri = described.kind === 'url' ? described.url : described.uri
-  const settings: DownloadSettings = {
+  return {
     uri,
     cacheDir: path.resolve(options.cacheDir),
     fileName: described.kind === 'url' ? urlCacheFileName(described.url) : undefined,
     endpoints: { huggingFace: options.hfEndpoint ?? DEFAULT_HF_ENDPOINT },
     headers: options.headers,
     tokens: options.hfToken === undefined ? undefined : { huggingFace: options.hfToken },
+    retryWindowMs: options.retryWindowMs ?? DEFAULT_RETRY_WINDOW_MS,
   }
+}
 
+async function resolveRemoteModel(described: RemoteSource, options: ResolveModelOptions): Promise<string> {
+  const settings = downloadSettings(described, options)
+  const { uri } = settings
   const cached = await findCachedModel(settings)
   if (cached !== undefined) {
     try {
@@ -75,7 +117,36 @@ async function resolveRemoteModel(described: RemoteSource, options: ResolveModel
       options.log.warn({ source: uri, path: cached, problem: error.message }, 'model: cached copy is broken, downloading again')
     }
   }
+  try {
+    options.onStatus?.({ phase: 'connecting', downloadedBytes: 0, totalBytes: 0, secondsLeft: null })
+    await probeDownload(probeUrl(described, settings), {
+      source: uri,
+      headers: probeHeaders(described, settings),
+      retryWindowMs: settings.retryWindowMs,
+      log: options.log,
+      signal: options.signal,
+    })
+  } catch (error) {
+    if (options.signal?.aborted) throw new StartupError(`Download of ${uri} was interrupted`, { cause: error })
+    throw error
+  }
   return await downloadModel(settings, cached !== undefined, options)
+}
+
+/** The first request the downloader will make: the file itself, or for a quant tag the manifest that names it. */
+function probeUrl(described: RemoteSource, settings: DownloadSettings): string {
+  if (described.kind === 'url') return described.url
+  const endpoint = settings.endpoints.huggingFace.replace(/\/+$/, '')
+  if (described.file === undefined) return `${endpoint}/v2/${described.repo}/manifests/${encodeURIComponent(described.tag ?? 'latest')}`
+  const file = described.file.split('/').map(encodeURIComponent).join('/')
+  return `${endpoint}/${described.repo}/resolve/${encodeURIComponent(described.branch ?? 'main')}/${file}?download=true`
+}
+
+function probeHeaders(described: RemoteSource, settings: DownloadSettings): Record<string, string> {
+  if (described.kind === 'url') return settings.headers ?? {}
+  // Hugging Face names the GGUF file in a manifest only for llama.cpp's user agent, as the downloader sends it.
+  const token = settings.tokens?.huggingFace
+  return { ...settings.headers, 'user-agent': 'llama-cpp', ...(token ? { authorization: `Bearer ${token}` } : {}) }
 }
 
 /** The cached file for this source, found by name only: no request is made. */
