@@ -34,7 +34,6 @@ describe('command line', () => {
   it.each([
     ['a bad flag value', [...base, '--model', TINY_MODEL_PATH, '--port', 'eighty'], /server\.port.*--port.*integer/],
     ['a bad environment value', [...base, '--model', TINY_MODEL_PATH], /GGUF_SERVE_GPU_LAYERS.*"auto" or an integer/, { GGUF_SERVE_GPU_LAYERS: 'many' }],
-    ['no model', base, /No model configured/],
     ['an unknown flag', [...base, '--modle', 'x'], /unknown option/],
   ])('exits non-zero on %s, naming it', async (_name, args, message, env?: Record<string, string>) => {
     const run = start(args, env)

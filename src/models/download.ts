@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs'
 import { rm, stat, truncate } from 'node:fs/promises'
 import { createModelDownloader, type ModelDownloader } from 'node-llama-cpp'
 import { StartupError } from '../errors.js'
@@ -80,8 +81,9 @@ export async function downloadModel(
       'model: download complete',
     )
   } catch (error) {
-    const kept =
-      (downloader?.downloadedSize ?? 0) > 0 ? `; the partial file stays in ${cacheDir} and the next start resumes it` : ''
+    // ipull writes the partial file (`<file>.ipull`) a little after the first bytes arrive.
+    const partial = downloader?.filesInfo.some((file) => existsSync(`${file.filePath}.ipull`)) ?? false
+    const kept = partial ? `; the partial file stays in ${cacheDir} and the next start resumes it` : ''
     if (options.signal?.aborted) throw new StartupError(`Download of ${uri} was interrupted${kept}`, { cause: error })
     if (stall.signal.aborted) {
       throw new StartupError(`Cannot download ${uri}: ${stall.describe()}${kept}.`, { cause: error })

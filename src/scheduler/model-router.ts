@@ -1,5 +1,6 @@
 import type { ModelConfig } from '../config/schema.js'
 import type { ModelLoader } from '../engine/model-loader.js'
+import { describeDownloadStatus, type DownloadStatus } from '../models/download-status.js'
 import { ModelNotFoundError, ServeError, StartupError, UnavailableError } from '../errors.js'
 import { Scheduler } from './scheduler.js'
 import { ServedModel, type ModelState } from './served-model.js'
@@ -9,7 +10,12 @@ export type RouterOptions = ConstructorParameters<typeof Scheduler>[1] & {
   maxLoadedModels: number
   /** How long a request waits for its model to load, room to load it included. */
   loadTimeoutMs: number
+  /** Model files still being downloaded at start, by source (filled in by whoever resolves the files). */
+  downloads?: ReadonlyMap<string, DownloadStatus>
 }
+
+/** A model's state as clients see it: a file still downloading comes before everything else. */
+export type ModelStatus = ModelState | 'downloading'
 
 /** Schedulers announce nothing when they fall idle, so a load waiting for room looks again this often. */
 const IDLE_POLL_MS = 50
@@ -36,6 +42,7 @@ export class ModelRouter {
   private readonly expiring = new Set<ServedModel>()
   private readonly sweeper: NodeJS.Timeout | null
   private started = false
+  private filesReady = false
   private closing = false
 
   constructor(
@@ -45,7 +52,10 @@ export class ModelRouter {
     private readonly options: RouterOptions,
   ) {
     // A failure is reported by preload(); until then it must not count as an unhandled rejection.
-    engine.catch(() => {})
+    engine.then(
+      () => (this.filesReady = true),
+      () => {},
+    )
     this.models = configs.map((config) => new ServedModel(config))
     for (const model of this.models) {
       for (const name of [model.config.id, ...model.config.aliases]) this.byName.set(name, model)
@@ -79,6 +89,9 @@ export class ModelRouter {
     model.touch()
     if (model.state === 'ready') return model.scheduler!
     if (this.closing) throw shuttingDown()
+    // At start (files downloading, preloaded models loading) a request is told how far along it is at
+    // once, rather than held for minutes; models loaded on demand later are waited for (seconds).
+    if (!this.filesReady || (!this.started && model.config.preload)) throw this.notReadyError(model)
     try {
       return await withDeadline(this.ensureLoaded(model), this.options.loadTimeoutMs, () =>
         model.waitingForRoom
@@ -98,20 +111,20 @@ export class ModelRouter {
   }
 
   /** Finds a model by id or alias without loading it. */
-  find(name: string): { config: ModelConfig; state: ModelState; scheduler: Scheduler | null } | null {
+  find(name: string): ModelDescription | null {
     const model = this.byName.get(name)
-    return model ? describe(model) : null
+    return model ? this.describe(model) : null
   }
 
-  list(): Array<{ config: ModelConfig; state: ModelState; scheduler: Scheduler | null }> {
-    return this.models.map(describe)
+  list(): ModelDescription[] {
+    return this.models.map((m) => this.describe(m))
   }
 
-  /** Per model, for /health: its state and, while loaded, its busy slots and queue. */
-  health(): Array<{ id: string; state: ModelState; slots_busy: number; slots_total: number; queue: number }> {
+  /** Per model, for /health: its state (with download progress) and, while loaded, its busy slots and queue. */
+  health(): Array<{ id: string; state: ModelStatus; progress?: string; slots_busy: number; slots_total: number; queue: number }> {
     return this.models.map((m) => ({
       id: m.config.id,
-      state: m.state,
+      ...this.statusOf(m),
       slots_busy: m.scheduler ? m.scheduler.model.slots.filter((s) => s.busy).length : 0,
       slots_total: m.config.parallel,
       queue: m.scheduler?.waiting ?? 0,
@@ -255,6 +268,29 @@ export class ModelRouter {
     }
   }
 
+  private describe(model: ServedModel): ModelDescription {
+    return { config: model.config, ...this.statusOf(model), scheduler: model.scheduler }
+  }
+
+  private statusOf(model: ServedModel): { state: ModelStatus; progress?: string } {
+    const download = this.options.downloads?.get(model.config.source)
+    return download ? { state: 'downloading', progress: describeDownloadStatus(download) } : { state: model.state }
+  }
+
+  /** 503 with Retry-After and how far the download or load is, e.g. "downloading 41 %, 12 s left". */
+  private notReadyError(model: ServedModel): UnavailableError {
+    const download = this.options.downloads?.get(model.config.source)
+    const secondsLeft = download?.secondsLeft ?? null
+    // Soon enough to see progress, never so long that an SDK's retry gives up waiting (they cap at 60 s).
+    const retryAfterS = download ? Math.min(10, Math.max(1, Math.ceil(secondsLeft ?? 5))) : 2
+    const progress = download ? describeDownloadStatus(download) : this.filesReady ? 'loading' : 'preparing the model files'
+    return new UnavailableError(
+      `The model '${model.config.id}' is not ready yet: ${progress}. Retry in ${retryAfterS} s.`,
+      download ? 'model_downloading' : 'model_loading',
+      retryAfterS,
+    )
+  }
+
   private modelsBusyError(model: ServedModel): UnavailableError {
     return new UnavailableError(
       `The model '${model.config.id}' is not loaded, and all ${this.options.maxLoadedModels} loaded models ` +
@@ -265,8 +301,12 @@ export class ModelRouter {
   }
 }
 
-function describe(model: ServedModel) {
-  return { config: model.config, state: model.state, scheduler: model.scheduler }
+export interface ModelDescription {
+  config: ModelConfig
+  state: ModelStatus
+  /** While downloading: "downloading 41 %, 12 s left". */
+  progress?: string
+  scheduler: Scheduler | null
 }
 
 function shuttingDown(): UnavailableError {

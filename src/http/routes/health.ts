@@ -8,6 +8,7 @@ const HealthSchema = Type.Object({
     Type.Object({
       id: Type.String(),
       state: ModelStatusSchema,
+      progress: Type.Optional(Type.String({ description: 'While downloading, e.g. "downloading 41 %, 12 s left".' })),
       slots_busy: Type.Integer(),
       slots_total: Type.Integer(),
       queue: Type.Integer(),

@@ -39,5 +39,6 @@ function toModelObject(model: ReturnType<ModelRouter['list']>[number]): ModelObj
     aliases: model.config.aliases,
     context_length: info?.contextSize ?? model.config.contextSize,
     status: model.state,
+    ...(model.progress === undefined ? {} : { progress: model.progress }),
   }
 }
