@@ -91,7 +91,9 @@ export const ModelEntrySchema = Type.Composite(
       ),
       source: Type.String({
         minLength: 1,
-        description: 'A local path, an hf: URI (hf:org/repo/file.gguf or hf:org/repo:Q4_K_M) or an http(s) URL.',
+        description:
+          'A local path (in a config file: relative to its folder), a name that `gguf-serve models` lists, an hf: URI ' +
+          '(hf:org/repo/file.gguf or hf:org/repo:Q4_K_M) or an http(s) URL.',
       }),
       aliases: Type.Array(Type.String({ minLength: 1 }), {
         default: [],

@@ -42,7 +42,6 @@ export class ModelRouter {
   private readonly expiring = new Set<ServedModel>()
   private readonly sweeper: NodeJS.Timeout | null
   private started = false
-  private filesReady = false
   private closing = false
 
   constructor(
@@ -52,10 +51,7 @@ export class ModelRouter {
     private readonly options: RouterOptions,
   ) {
     // A failure is reported by preload(); until then it must not count as an unhandled rejection.
-    engine.then(
-      () => (this.filesReady = true),
-      () => {},
-    )
+    engine.catch(() => {})
     this.models = configs.map((config) => new ServedModel(config))
     for (const model of this.models) {
       for (const name of [model.config.id, ...model.config.aliases]) this.byName.set(name, model)
@@ -91,7 +87,7 @@ export class ModelRouter {
     if (this.closing) throw shuttingDown()
     // At start (files downloading, preloaded models loading) a request is told how far along it is at
     // once, rather than held for minutes; models loaded on demand later are waited for (seconds).
-    if (!this.filesReady || (!this.started && model.config.preload)) throw this.notReadyError(model)
+    if ((this.options.downloads?.size ?? 0) > 0 || (!this.started && model.config.preload)) throw this.notReadyError(model)
     try {
       return await withDeadline(this.ensureLoaded(model), this.options.loadTimeoutMs, () =>
         model.waitingForRoom
@@ -283,10 +279,15 @@ export class ModelRouter {
     const secondsLeft = download?.secondsLeft ?? null
     // Soon enough to see progress, never so long that an SDK's retry gives up waiting (they cap at 60 s).
     const retryAfterS = download ? Math.min(10, Math.max(1, Math.ceil(secondsLeft ?? 5))) : 2
-    const progress = download ? describeDownloadStatus(download) : this.filesReady ? 'loading' : 'preparing the model files'
+    const downloading = (this.options.downloads?.size ?? 0) > 0
+    const progress = download
+      ? describeDownloadStatus(download)
+      : downloading
+        ? 'the files of other models are still downloading'
+        : 'loading'
     return new UnavailableError(
       `The model '${model.config.id}' is not ready yet: ${progress}. Retry in ${retryAfterS} s.`,
-      download ? 'model_downloading' : 'model_loading',
+      downloading ? 'model_downloading' : 'model_loading',
       retryAfterS,
     )
   }
