@@ -107,18 +107,20 @@ describe('first run: the default model', () => {
   }, 180_000)
 
   it('unreachable with nothing cached: exit 1 with one line naming the cause and the commands that fix it', async () => {
-    const run = cli([...base, '--cache-dir', tmp()], {
+    // Pretty log lines, as on a terminal (stderr is a pipe here, so without colours).
+    const run = cli([...base, '--cache-dir', tmp(), '--log-format', 'pretty'], {
       GGUF_SERVE_HF_ENDPOINT: `http://127.0.0.1:${await closedPort()}`,
-      GGUF_SERVE_DOWNLOAD_RETRY_WINDOW_MS: '1500',
+      GGUF_SERVE_DOWNLOAD_RETRY_WINDOW_MS: '5000',
     })
     expect(await run.exited).toBe(1)
     const errorLines = run.output().split('\n').filter((line) => line.startsWith('gguf-serve:'))
     expect(errorLines).toHaveLength(1)
-    expect(errorLines[0]).toMatch(new RegExp(`^gguf-serve: Cannot download ${DEFAULT_MODEL.source.replace(/[.]/g, '\\.')}: connection refused by 127\\.0\\.0\\.1:\\d+ `))
+    expect(errorLines[0]).toMatch(new RegExp(`^gguf-serve: Cannot download ${DEFAULT_MODEL.source.replace(/[.]/g, '\\.')}: connection refused by 127\\.0\\.0\\.1:\\d+ \\(gave up after \\d+ attempts in [\\d.]+ s\\)\\. To fix: `))
     expect(errorLines[0]).toContain(`"npx gguf-serve pull ${DEFAULT_MODEL.source}"`)
     expect(errorLines[0]).toContain('"npx gguf-serve start --model ./path/to/model.gguf"')
     // Each retry was logged with its cause.
-    expect(run.output()).toMatch(/model: connection refused by 127\.0\.0\.1:\d+; retrying in \d s/)
+    expect(run.output()).toMatch(/^\[[\d:]+\] WARN: model: connection refused by 127\.0\.0\.1:\d+; retrying in \d s/m)
+    expect(run.output()).not.toContain('"level":')
     expect(run.output()).not.toMatch(/\n\s+at /)
   }, 120_000)
 
