@@ -17,6 +17,11 @@ export async function pull(argument: string | undefined, flags: Record<string, u
   const abort = (signal: string) => {
     log.info({ signal }, 'stopping the download')
     controller.abort()
+    // The abort settles at once unless the machine is swamped; the partial file is on disk either way.
+    setTimeout(() => {
+      process.stderr.write(`gguf-serve: download of ${source} interrupted; the partial file stays in ${config.download.cacheDir}\n`)
+      process.exit(1)
+    }, 1_500).unref()
   }
   process.once('SIGINT', abort)
   process.once('SIGTERM', abort)
