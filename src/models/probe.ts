@@ -24,13 +24,18 @@ const MAX_BACKOFF_MS = 8_000
 
 /** Resolves once `url` answers 2xx; throws a StartupError naming the source and the last cause otherwise. */
 export async function probeDownload(url: string, options: ProbeOptions): Promise<void> {
-  const startedAt = Date.now()
-  const deadline = startedAt + options.retryWindowMs
+  // The window opens at the first failure: a first attempt slowed down by a busy machine costs no retries.
+  let startedAt = 0
+  let deadline = Infinity
   let backoffMs = FIRST_BACKOFF_MS
   for (let attempt = 1; ; attempt++) {
     const remainingMs = deadline - Date.now()
     const outcome = await attemptOnce(url, options, Math.max(1_000, Math.min(ATTEMPT_TIMEOUT_MS, remainingMs)))
     if (outcome === 'ok') return
+    if (attempt === 1) {
+      startedAt = Date.now()
+      deadline = startedAt + options.retryWindowMs
+    }
     const retryInMs = Math.min(backoffMs, deadline - Date.now())
     if (!outcome.retryable || retryInMs <= 0) {
       const seconds = Math.round((Date.now() - startedAt) / 100) / 10

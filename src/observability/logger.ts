@@ -1,5 +1,6 @@
+import { createRequire } from 'node:module'
 import { pino, type Logger } from 'pino'
-import { PinoPretty } from 'pino-pretty'
+import type { PinoPretty as PinoPrettyFactory } from 'pino-pretty'
 import type { Config } from '../config/schema.js'
 
 /**
@@ -15,6 +16,8 @@ export function createLogger(level: Config['log']['level'], format: Config['log'
     redact: { paths: ['req.headers.authorization', 'req.headers["x-api-key"]', '*.apiKeys', '*.hfToken'], censor: '[redacted]' },
   }
   if (!pretty) return pino(options, pino.destination(2))
+  // Loaded only for people at a terminal: every CLI start would otherwise pay for it.
+  const { PinoPretty } = createRequire(import.meta.url)('pino-pretty') as { PinoPretty: typeof PinoPrettyFactory }
   // In-process and synchronous, not a worker transport: the last lines before process.exit() must not be lost.
   return pino(
     options,
