@@ -64,7 +64,7 @@ describe('command line', () => {
       expect(errorLine).toMatch(message)
       expect(run.output()).not.toMatch(/\n\s+at /) // no stack trace
     }
-  })
+  }, 180_000) // several CLI processes, each loading the native addon: slow on a busy machine
 })
 
 describe('serving from the command line', () => {
@@ -103,7 +103,7 @@ describe('serving from the command line', () => {
     expect(gets).toBe(downloads)
     second.child.kill('SIGTERM')
     expect(await second.exited).toBe(0)
-  })
+  }, 180_000) // several CLI processes, each loading the native addon: slow on a busy machine
 
   it('on SIGTERM lets an in-flight stream finish, then exits 0', async () => {
     const dir = tmp()
@@ -131,5 +131,5 @@ describe('serving from the command line', () => {
     expect(finish).not.toBeNull()
     expect(await run.exited).toBe(0)
     expect(run.output()).toContain('shutting down')
-  })
+  }, 180_000) // several CLI processes, each loading the native addon: slow on a busy machine
 })
