@@ -11,7 +11,8 @@
  * - constraints/ (JSON Schema → grammar, validation) is pure: codecs and engine both use it.
  * - node-llama-cpp is the engine's alone. Two documented exceptions measure or check the engine from
  *   outside the server: the benchmark's raw-engine baseline (src/bench/raw-engine.ts) and the GGUF
- *   writer's read-back check (src/gguf/make-model.ts).
+ *   writer's read-back check (src/gguf/make-model.ts). src/models/ (model sources, downloads, the cache) uses
+ *   node-llama-cpp's pure-JS file tools (GGUF header reader, downloader), never the native engine.
  */
 module.exports = {
   forbidden: [
@@ -61,9 +62,11 @@ module.exports = {
     },
     {
       name: 'node-llama-cpp-only-in-engine',
-      comment: 'Only the engine talks to llama.cpp (exceptions: the raw-engine benchmark baseline and the GGUF read-back check).',
+      comment:
+        'Only the engine talks to llama.cpp (exceptions: the raw-engine benchmark baseline, the GGUF read-back check, ' +
+        'and src/models/, which uses node-llama-cpp\'s pure-JS file tools: the GGUF header reader and the downloader).',
       severity: 'error',
-      from: { path: '^src/', pathNot: ['^src/engine/', '^src/bench/raw-engine\\.ts$', '^src/gguf/make-model\\.ts$'] },
+      from: { path: '^src/', pathNot: ['^src/engine/', '^src/models/', '^src/bench/raw-engine\\.ts$', '^src/gguf/make-model\\.ts$'] },
       to: { path: 'node_modules/node-llama-cpp/' },
     },
   ],

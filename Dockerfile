@@ -4,9 +4,10 @@
 #   docker build -t gguf-serve:cuda .                  # default: NVIDIA CUDA 13 runtime (node-llama-cpp 3.22's
 #                                                      # prebuilt CUDA binaries link against CUDA 13)
 #   docker build -t gguf-serve:cpu --target cpu .      # CPU only, small
-# Run (models are downloaded into, or read from, the /models volume):
-#   docker run --gpus all -p 8080:8080 -v gguf-models:/models \
-#     -e GGUF_SERVE_MODEL=hf:Qwen/Qwen2.5-0.5B-Instruct-GGUF:Q8_0 gguf-serve:cuda
+# Run (models are downloaded into, or read from, the /models volume; without GGUF_SERVE_MODEL or
+# --model the default model, Qwen2.5-0.5B-Instruct Q8_0, is downloaded there once):
+#   docker run --gpus all -p 8080:8080 -v gguf-models:/models gguf-serve:cuda
+#   docker run --gpus all -p 8080:8080 -v gguf-models:/models -e GGUF_SERVE_MODEL=hf:org/repo:Q4_K_M gguf-serve:cuda
 
 ARG NODE_IMAGE=node:22.12.0-bookworm-slim
 ARG CUDA_IMAGE=nvidia/cuda:13.0.0-runtime-ubuntu24.04

@@ -18,7 +18,7 @@ const program = new Command()
 program
   .command('start')
   .description('Start the server. Flags override GGUF_SERVE_* environment variables, which override the config file.')
-  .option('-m, --model <[id=]source>', 'model to serve: a local .gguf path, hf:org/repo[/file.gguf|:QUANT] or an http(s) URL; repeatable', collect)
+  .option('-m, --model <[id=]source>', 'model to serve: a local .gguf path, a name from `gguf-serve models`, hf:org/repo[/file.gguf|:QUANT] or an http(s) URL; repeatable (default: Qwen2.5-0.5B-Instruct Q8_0, downloaded once)', collect)
   .option('-c, --config <file>', 'YAML config file (see config.example.yaml) [env: GGUF_SERVE_CONFIG]')
   .option('--host <address>', 'address to listen on [env: GGUF_SERVE_HOST] (default: 127.0.0.1)')
   .option('-p, --port <port>', 'port to listen on; 0 picks a free one [env: GGUF_SERVE_PORT] (default: 8080)')
@@ -41,6 +41,8 @@ program
   .option('--rate-limit <N>', 'requests each API key (or client address) may make per window (server.rateLimit.windowMs, 1 minute by default); 0 = no limit [env: GGUF_SERVE_RATE_LIMIT] (default: 0)')
   .option('--cache-dir <dir>', 'where downloaded models are kept [env: GGUF_SERVE_CACHE_DIR] (default: models)')
   .option('--hf-token <token>', 'Hugging Face token for gated repositories [env: GGUF_SERVE_HF_TOKEN]')
+  .option('--hf-endpoint <url>', 'Hugging Face base URL, for mirrors [env: GGUF_SERVE_HF_ENDPOINT] (default: https://huggingface.co)')
+  .option('--download-retry-window-ms <ms>', 'how long an unreachable download server is retried before the start fails [env: GGUF_SERVE_DOWNLOAD_RETRY_WINDOW_MS] (default: 30000)')
   .option('--log-prompts', 'also log prompts and outputs (off: they may hold private data) [env: GGUF_SERVE_LOG_PROMPTS]')
   .option('--docs', 'serve an interactive API reference at /docs [env: GGUF_SERVE_DOCS]')
   .option('--trust-request-chat-template', 'let requests send their own chat_template (only if every client is trusted) [env: GGUF_SERVE_TRUST_REQUEST_CHAT_TEMPLATE]')
@@ -54,9 +56,14 @@ program
       'fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent',
     ]),
   )
+  .addOption(
+    new Option('--log-format <format>', 'pretty lines or JSON [env: GGUF_SERVE_LOG_FORMAT] (default: auto = pretty on a terminal)').choices([
+      'auto', 'pretty', 'json',
+    ]),
+  )
   .action(async (flags: Record<string, unknown>) => {
     const loaded = loadConfig({ flags, env: process.env })
-    const log = createLogger(loaded.config.log.level)
+    const log = createLogger(loaded.config.log.level, loaded.config.log.format)
     // Listening from the start: a signal during start-up (listen, the model load) is a normal stop, exit 0.
     let server: RunningServer | null = null
     let stopping = false
@@ -85,20 +92,34 @@ program
 // The download commands take the download settings from the same places as `start`.
 program
   .command('pull')
-  .description('Download a model into the cache (or find it there) and print its local path.')
-  .argument('<source>', 'hf:org/repo[/file.gguf|:QUANT] or an http(s) URL (a local path is only checked)')
+  .description('Download a model into the cache (or find it there) and print its local path. Ctrl-C keeps the partial file; the next pull or start resumes it.')
+  .argument('[source]', 'what --model takes: hf:org/repo[/file.gguf|:QUANT], an http(s) URL, a cached name or a path (only checked); default: the default model')
   .option('-c, --config <file>', 'YAML config file, for its download settings [env: GGUF_SERVE_CONFIG]')
   .option('--cache-dir <dir>', 'where downloaded models are kept [env: GGUF_SERVE_CACHE_DIR] (default: models)')
   .option('--hf-token <token>', 'Hugging Face token for gated repositories [env: GGUF_SERVE_HF_TOKEN]')
-  .action(async (source: string, flags: Record<string, unknown>) => {
+  .option('--hf-endpoint <url>', 'Hugging Face base URL, for mirrors [env: GGUF_SERVE_HF_ENDPOINT]')
+  .option('--download-retry-window-ms <ms>', 'how long an unreachable server is retried [env: GGUF_SERVE_DOWNLOAD_RETRY_WINDOW_MS] (default: 30000)')
+  .addOption(new Option('--log-format <format>', 'pretty lines or JSON [env: GGUF_SERVE_LOG_FORMAT]').choices(['auto', 'pretty', 'json']))
+  .action(async (source: string | undefined, flags: Record<string, unknown>) => {
     // Imported here, like the server: --help must not load the native engine.
     const { pull } = await import('./cli/pull.js')
     await pull(source, flags)
   })
 
 program
+  .command('rm')
+  .description('Delete a cached model (and its unfinished download, if any).')
+  .argument('<name>', 'a name from `gguf-serve models`, or the hf: URI or URL it was downloaded from')
+  .option('-c, --config <file>', 'YAML config file, for its download settings [env: GGUF_SERVE_CONFIG]')
+  .option('--cache-dir <dir>', 'where downloaded models are kept [env: GGUF_SERVE_CACHE_DIR] (default: models)')
+  .action(async (name: string, flags: Record<string, unknown>) => {
+    const { removeModel } = await import('./cli/remove-model.js')
+    await removeModel(name, flags)
+  })
+
+program
   .command('models')
-  .description('List the GGUF files in the download cache: name, size, architecture and quantization.')
+  .description('List the GGUF files in the download cache: name (what --model, pull and rm take), size, architecture and type.')
   .option('-c, --config <file>', 'YAML config file, for its download settings [env: GGUF_SERVE_CONFIG]')
   .option('--cache-dir <dir>', 'where downloaded models are kept [env: GGUF_SERVE_CACHE_DIR] (default: models)')
   .action(async (flags: Record<string, unknown>) => {
@@ -144,6 +165,8 @@ program
   })
 
 function shutDown(server: RunningServer, log: Logger): void {
+  // A download in progress is aborted at once (its partial file kept); the start then did not fail.
+  server.ready.catch((error: unknown) => log.info((error as Error).message))
   server.close().then(
     () => {
       log.info('stopped')

@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs'
+import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { TSchema } from '@sinclair/typebox'
 import { describe, expect, it } from 'vitest'
 import { loadConfig } from '../src/config/load-config.js'
 import { ConfigSchema, ModelSettingsSchema } from '../src/config/schema.js'
+import { DEFAULT_MODEL } from '../src/models/default-model.js'
 
 const EXAMPLE = fileURLToPath(new URL('../config.example.yaml', import.meta.url))
 
@@ -16,10 +18,15 @@ function leaves(schema: TSchema, prefix = ''): string[] {
 }
 
 describe('config.example.yaml', () => {
-  it('is a valid config', () => {
+  it('is a valid config that serves the default model, with the cache beside it', () => {
     const { config, models } = loadConfig({ flags: { config: EXAMPLE }, env: {} })
     expect(config.server.port).toBe(8080)
-    expect(models).toHaveLength(1)
+    expect(models).toMatchObject([{ id: DEFAULT_MODEL.id, source: DEFAULT_MODEL.source }])
+    expect(config.download.cacheDir).toBe(path.join(path.dirname(EXAMPLE), 'models'))
+  })
+
+  it('names itself in its start command', () => {
+    expect(readFileSync(EXAMPLE, 'utf8')).toContain('npx gguf-serve start --config config.example.yaml\n')
   })
 
   it('documents every setting', () => {

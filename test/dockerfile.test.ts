@@ -94,6 +94,12 @@ describe('Dockerfile', () => {
         expect(last(s, 'VOLUME')).toMatch(/\/models/)
       })
 
+      it('serves the default model into /models when no model is given: none is baked in', () => {
+        const env = s.instructions.filter((i) => i.keyword === 'ENV').map((i) => i.args).join(' ')
+        expect(env).not.toMatch(/GGUF_SERVE_MODEL=|GGUF_SERVE_CONFIG=/)
+        expect(last(s, 'CMD')).not.toMatch(/--model|--config/)
+      })
+
       it('runs dist/cli.js start', () => {
         expect(JSON.parse(last(s, 'ENTRYPOINT')!)).toEqual(['node', '/app/dist/cli.js'])
         expect(JSON.parse(last(s, 'CMD')!)).toEqual(['start'])

@@ -1,10 +1,11 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { Type } from '@sinclair/typebox'
 import { afterAll, describe, expect, it } from 'vitest'
 import { defaultModelId, describeSchema, loadConfig } from '../src/config/load-config.js'
 import { StartupError } from '../src/errors.js'
+import { DEFAULT_MODEL } from '../src/models/default-model.js'
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'gguf-serve-load-config-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -44,9 +45,9 @@ models:
 `
 
 describe('loadConfig: defaults', () => {
-  it('with nothing given, every key has its default and there are no models', () => {
+  it('with nothing given, every key has its default and the default model is served', () => {
     const { config, models } = loadConfig({ flags: {}, env: {} })
-    expect(models).toEqual([])
+    expect(models).toMatchObject([{ id: DEFAULT_MODEL.id, source: DEFAULT_MODEL.source, preload: true, contextSize: 4096 }])
     expect(config.server).toEqual({
       host: '127.0.0.1',
       port: 8080,
@@ -67,7 +68,7 @@ describe('loadConfig: defaults', () => {
     expect(config.server.apiKeysFile).toBeUndefined()
     expect(config.server.metricsToken).toBeUndefined()
     expect(config.engine.gpu).toBe('auto')
-    expect(config.log).toEqual({ level: 'info', prompts: false })
+    expect(config.log).toEqual({ level: 'info', format: 'auto', prompts: false })
     expect(config.download.cacheDir).toBe('models')
     expect(config.download.hfToken).toBeUndefined()
   })
@@ -216,6 +217,47 @@ describe('loadConfig: precedence flags > env > YAML > defaults, per key', () => 
   })
 })
 
+describe('loadConfig: relative paths in a config file', () => {
+  it('resolve against the file\'s folder, not the working directory', () => {
+    const sub = path.join(dir, 'sub')
+    mkdirSync(sub, { recursive: true })
+    writeFileSync(path.join(sub, 'keys.txt'), 'k1\n')
+    writeFileSync(path.join(sub, 'beside.gguf'), '')
+    const file = path.join(sub, 'relative.yaml')
+    writeFileSync(file, `
+server:
+  apiKeysFile: keys.txt
+download:
+  cacheDir: ../cache
+models:
+  - source: ./m/a.gguf
+  - source: beside.gguf
+  - source: stories260K-chatml
+  - source: hf:org/repo:Q8_0
+  - source: /abs/b.gguf
+`)
+    const { config, models } = loadConfig({ flags: { config: file }, env: {} })
+    expect(config.server.apiKeysFile).toBe(path.join(sub, 'keys.txt'))
+    expect(config.server.apiKeys).toEqual(['k1'])
+    expect(config.download.cacheDir).toBe(path.join(dir, 'cache'))
+    expect(models.map((m) => m.source)).toEqual([
+      path.join(sub, 'm/a.gguf'),
+      path.join(sub, 'beside.gguf'),
+      // Not beside the file and not spelled as a path: a cached model's name, looked up in the cache.
+      'stories260K-chatml',
+      'hf:org/repo:Q8_0',
+      '/abs/b.gguf',
+    ])
+    expect(models.map((m) => m.id)).toEqual(['a', 'beside', 'stories260K-chatml', 'org/repo:Q8_0', 'b'])
+  })
+
+  it('flags and environment paths stay relative to the working directory', () => {
+    const { config, models } = loadConfig({ flags: { cacheDir: 'here', model: ['./x.gguf'] }, env: {} })
+    expect(config.download.cacheDir).toBe('here')
+    expect(models[0]!.source).toBe('./x.gguf')
+  })
+})
+
 describe('loadConfig: model-level settings', () => {
   const file = yamlFile(BASE_YAML)
 
@@ -253,7 +295,7 @@ describe('loadConfig: model-level settings', () => {
 
   it('model settings from flags do not change the other keys of the entries', () => {
     const { models } = loadConfig({ flags: { config: file, parallel: '1' }, env: {} })
-    expect(models[0]).toMatchObject({ id: 'small', source: './models/small.gguf', aliases: [], contextSize: 8192, parallel: 1 })
+    expect(models[0]).toMatchObject({ id: 'small', source: path.join(dir, 'models/small.gguf'), aliases: [], contextSize: 8192, parallel: 1 })
   })
 
   it('an entry\'s own settings win over modelDefaults', () => {

@@ -5,7 +5,8 @@ import os from 'node:os'
 import path from 'node:path'
 import { pino } from 'pino'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { describeModelSource, resolveModelSource, type ResolveModelOptions } from '../src/engine/model-source.js'
+import { resolveModelSource, type ResolveModelOptions } from '../src/models/resolve-model.js'
+import { describeModelSource } from '../src/models/source-uri.js'
 import { StartupError } from '../src/errors.js'
 
 // ipull, under node-llama-cpp's downloader, fetches and records progress in chunks of this size.
@@ -72,6 +73,8 @@ interface FileServer {
   cutNextRangeAfter: number | undefined
   /** Send headers but no body for Range requests starting at or after this offset, until the client gives up. */
   stallRangesFrom: number | undefined
+  /** Answer this many next requests with 503. */
+  unavailableFor: number
   close(): Promise<void>
 }
 
@@ -82,12 +85,18 @@ async function startFileServer(): Promise<FileServer> {
     json: new Map(),
     cutNextRangeAfter: undefined,
     stallRangesFrom: undefined,
+    unavailableFor: 0,
   }
   const server: Server = createServer((req, res) => {
     const url = req.url ?? '/'
     const range = req.headers.range
     state.requests.push({ method: req.method ?? 'GET', url, range, userAgent: req.headers['user-agent'] })
     const pathname = new URL(url, 'http://localhost').pathname
+    if (state.unavailableFor > 0) {
+      state.unavailableFor--
+      res.writeHead(503, { 'content-type': 'text/plain' }).end('busy')
+      return
+    }
 
     const json = state.json.get(pathname)
     if (json !== undefined) {
@@ -170,6 +179,9 @@ async function resolveError(source: string, overrides: Partial<ResolveModelOptio
   return error as StartupError
 }
 
+/** The one-byte request that checks the server answers before the download starts. */
+const isProbe = (request: RecordedRequest) => request.range === 'bytes=0-0'
+const downloadRequests = () => server.requests.filter((request) => !isProbe(request))
 const rangeStart = (request: RecordedRequest) => Number(/^bytes=(\d+)-/.exec(request.range ?? '')?.[1])
 
 // ---- tests ----
@@ -252,7 +264,7 @@ describe('resolveModelSource: downloads', () => {
     server.requests.length = 0
     const filePath = await resolveModelSource(source, options())
 
-    const starts = server.requests.filter((request) => request.range !== undefined).map(rangeStart)
+    const starts = downloadRequests().filter((request) => request.range !== undefined).map(rangeStart)
     expect(starts.length).toBeGreaterThan(0)
     expect(starts).not.toContain(0)
     expect(Math.min(...starts)).toBe(DOWNLOAD_CHUNK_BYTES)
@@ -289,7 +301,7 @@ describe('resolveModelSource: downloads', () => {
     expect(manifest?.url).toBe('/v2/test-org/Tiny-GGUF/manifests/Q4_K_M')
     // Hugging Face answers with the ggufFile field only for llama.cpp's user agent.
     expect(manifest?.userAgent).toBe('llama-cpp')
-    expect(new Set(server.requests.slice(1).map((request) => request.url))).toEqual(
+    expect(new Set(downloadRequests().slice(1).map((request) => request.url))).toEqual(
       new Set(['/test-org/Tiny-GGUF/resolve/main/tiny-q4_k_m.gguf?download=true']),
     )
 
@@ -303,7 +315,7 @@ describe('resolveModelSource: downloads', () => {
     const error = await resolveError(source)
     expect(error.message).toContain('HTTP 404')
     expect(error.message).toContain(source)
-    expect(await readdir(cacheDir)).toEqual([])
+    expect(await readdir(cacheDir).catch(() => [])).toEqual([])
   })
 
   it('deletes a downloaded file that is not a GGUF model', async () => {
@@ -325,6 +337,40 @@ describe('resolveModelSource: downloads', () => {
     expect(server.requests.length).toBeGreaterThan(0)
     expect(logLines.some((line) => line.msg === 'model: cached copy is broken, downloading again')).toBe(true)
     expect(await readFile(filePath)).toEqual(SMALL_GGUF)
+  })
+})
+
+describe('resolveModelSource: unreachable servers', () => {
+  it.each([
+    ['an http URL', (port: number) => [`http://127.0.0.1:${port}/m.gguf`, {}] as const],
+    ['hf:<org>/<repo>/<file>', (port: number) => ['hf:org/repo/m.gguf', { hfEndpoint: `http://127.0.0.1:${port}` }] as const],
+    ['hf:<org>/<repo>:<quant>', (port: number) => ['hf:org/repo:Q8_0', { hfEndpoint: `http://127.0.0.1:${port}` }] as const],
+  ])('%s: retries with backoff, logging each cause, then fails with one line naming source and cause', async (_form, make) => {
+    const port = await closedPort()
+    const [source, overrides] = make(port)
+    const error = await resolveError(source, { ...overrides, retryWindowMs: 2_500 })
+    expect(error.message).toMatch(new RegExp(`^Cannot download ${source.replace(/[.:/]/g, '\\$&')}: connection refused by 127\\.0\\.0\\.1:${port} \\(gave up after \\d+ attempts in [\\d.]+ s\\)\\.$`))
+    expect(error.message).not.toContain('\n')
+    const retries = logLines.filter((line) => /^model: connection refused .*; retrying in \d+ s$/.test(line.msg))
+    expect(retries.length).toBeGreaterThanOrEqual(2)
+    expect(await readdir(cacheDir).catch(() => [])).toEqual([])
+  })
+
+  it('retries a 503 and then downloads', async () => {
+    server.files.set('/busy.gguf', SMALL_GGUF)
+    server.unavailableFor = 2
+    const filePath = await resolveModelSource(`${server.baseUrl}/busy.gguf`, options({ retryWindowMs: 10_000 }))
+    expect(await readFile(filePath)).toEqual(SMALL_GGUF)
+    expect(logLines.filter((line) => /^model: HTTP 503 .*; retrying in/.test(line.msg))).toHaveLength(2)
+  })
+
+  it('gives up on a download that receives nothing for the retry window, keeping the partial file', async () => {
+    const big = buildGguf((2 * DOWNLOAD_CHUNK_BYTES) / 4)
+    server.files.set('/stalls.gguf', big)
+    server.stallRangesFrom = DOWNLOAD_CHUNK_BYTES
+    const error = await resolveError(`${server.baseUrl}/stalls.gguf`, { retryWindowMs: 1_500 })
+    expect(error.message).toMatch(/: no data from the server for 2 s \(download\.retryWindowMs\); the partial file stays in .* and the next start resumes it\.$/)
+    expect((await readdir(cacheDir)).some((name) => name.endsWith('.ipull'))).toBe(true)
   })
 })
 
@@ -374,6 +420,15 @@ describe('resolveModelSource: local files', () => {
     expect(error.message).toBe(`Model file not found: ${filePath}`)
   })
 })
+
+/** A port on which nothing listens. */
+async function closedPort(): Promise<number> {
+  const probe = createServer()
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
+  const { port } = probe.address() as AddressInfo
+  await new Promise<void>((resolve) => probe.close(() => resolve()))
+  return port
+}
 
 async function waitFor(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs

@@ -276,7 +276,8 @@ describe('model cache commands', () => {
     expect(await list.exited).toBe(0)
     const lines = list.output().split('\n')
     expect(lines[0]).toMatch(/^NAME\s+SIZE\s+ARCHITECTURE\s+TYPE$/)
-    const row = lines.find((line) => line.includes('tiny-chat.gguf'))!
-    expect(row).toMatch(/\s[\d.]+ [KM]iB\s+llama\s+\S+$/)
-  })
+    // Names are what --model takes: the file inside the cache, without .gguf.
+    const row = lines.find((line) => /_tiny-chat\s/.test(line))!
+    expect(row).toMatch(/^url_127\.0\.0\.1_\d+_[0-9a-f]{8}_tiny-chat\s+[\d.]+ [KM]iB\s+llama\s+F32$/)
+  }, 180_000) // four CLI processes, each loading the native addon
 })

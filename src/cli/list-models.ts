@@ -1,5 +1,5 @@
 import { loadConfig } from '../config/load-config.js'
-import { listCachedModels } from '../engine/model-cache.js'
+import { listCachedModels } from '../models/model-cache.js'
 import { formatBytes } from '../format-bytes.js'
 
 /** `gguf-serve models`: the GGUF files in the download cache, one line each, as a table on stdout. */
@@ -8,7 +8,7 @@ export async function listModels(flags: Record<string, unknown>): Promise<void> 
   const { cacheDir } = config.download
   const models = await listCachedModels(cacheDir)
   if (models.length === 0) {
-    process.stderr.write(`No GGUF files in ${cacheDir}. Download one with: gguf-serve pull <hf:…|URL>\n`)
+    process.stderr.write(`No GGUF files in ${cacheDir}. Download the default model with "gguf-serve pull", or another with "gguf-serve pull <hf:…|URL>".\n`)
     return
   }
   const rows = [

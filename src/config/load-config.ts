@@ -5,6 +5,7 @@ import { Value } from '@sinclair/typebox/value'
 import type { TSchema } from '@sinclair/typebox'
 import { parse as parseYaml } from 'yaml'
 import { StartupError } from '../errors.js'
+import { resolveConfigPaths } from './config-paths.js'
 import { ConfigSchema, ModelSettingsSchema, type Config, type ModelConfig } from './schema.js'
 
 /**
@@ -45,6 +46,9 @@ export const SETTINGS: readonly Setting[] = [
   { flag: 'maxLoadedModels', env: 'MAX_LOADED_MODELS', path: ['engine', 'maxLoadedModels'], numeric: true },
   { flag: 'cacheDir', env: 'CACHE_DIR', path: ['download', 'cacheDir'] },
   { flag: 'hfToken', env: 'HF_TOKEN', path: ['download', 'hfToken'] },
+  { flag: 'hfEndpoint', env: 'HF_ENDPOINT', path: ['download', 'hfEndpoint'] },
+  { flag: 'downloadRetryWindowMs', env: 'DOWNLOAD_RETRY_WINDOW_MS', path: ['download', 'retryWindowMs'], numeric: true },
+  { flag: 'logFormat', env: 'LOG_FORMAT', path: ['log', 'format'] },
   { flag: 'contextSize', env: 'CONTEXT_SIZE', path: ['*', 'contextSize'], numeric: true },
   { flag: 'parallel', env: 'PARALLEL', path: ['*', 'parallel'], numeric: true },
   { flag: 'gpuLayers', env: 'GPU_LAYERS', path: ['*', 'gpuLayers'], numeric: true },
@@ -70,6 +74,7 @@ type Layer = { values: Record<string, unknown>; origin: Map<string, string> }
 export function loadConfig({ flags, env }: ConfigSources): LoadedConfig {
   const file = (flags.config as string | undefined) ?? env.GGUF_SERVE_CONFIG
   const merged: Record<string, unknown> = file ? readYaml(file) : {}
+  if (file) resolveConfigPaths(merged, file)
   const origins = new Map<string, string>()
   const overrides: Record<string, unknown> = {}
 
@@ -94,7 +99,7 @@ export function loadConfig({ flags, env }: ConfigSources): LoadedConfig {
 }
 
 /** `--model [id=]source`: the id is optional; `hf:` URIs and URLs contain ':' but never a bare '='. */
-function parseModelArgument(argument: string): Record<string, unknown> {
+export function parseModelArgument(argument: string): Record<string, unknown> {
   const match = /^([A-Za-z0-9][\w.@-]*)=(.+)$/.exec(argument)
   return match ? { id: match[1], source: match[2] } : { source: argument }
 }

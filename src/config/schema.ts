@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
+import { DEFAULT_MODEL } from '../models/default-model.js'
 
 /**
  * The one config schema. Every key has a default and a description; `config.example.yaml` documents the
@@ -104,7 +105,9 @@ export const ModelEntrySchema = Type.Composite(
       ),
       source: Type.String({
         minLength: 1,
-        description: 'A local path, an hf: URI (hf:org/repo/file.gguf or hf:org/repo:Q4_K_M) or an http(s) URL.',
+        description:
+          'A local path (in a config file: relative to its folder), a name that `gguf-serve models` lists, an hf: URI ' +
+          '(hf:org/repo/file.gguf or hf:org/repo:Q4_K_M) or an http(s) URL.',
       }),
       aliases: Type.Array(Type.String({ minLength: 1 }), {
         default: [],
@@ -290,6 +293,14 @@ export const ConfigSchema = Type.Object(
         cacheDir: Type.String({ default: 'models', description: 'Where hf: and URL models are downloaded and reused.' }),
         hfEndpoint: Type.String({ default: 'https://huggingface.co', description: 'Hugging Face base URL (mirrors).' }),
         hfToken: Type.Optional(Type.String({ description: 'Token for gated Hugging Face repositories.' })),
+        retryWindowMs: Type.Integer({
+          minimum: 0,
+          default: 30_000,
+          description:
+            'How long an unreachable download server (DNS, connection, TLS, 5xx) is retried with backoff before ' +
+            'the start fails, and how long a download may receive nothing before it is given up (its partial ' +
+            'file is kept and resumed next time).',
+        }),
       },
       { default: {}, additionalProperties: false },
     ),
@@ -299,6 +310,10 @@ export const ConfigSchema = Type.Object(
           ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
           { default: 'info', description: 'Log level.' },
         ),
+        format: Type.Union([Type.Literal('auto'), Type.Literal('pretty'), Type.Literal('json')], {
+          default: 'auto',
+          description: 'pretty: coloured lines for people; json: one JSON object per line; auto: pretty on a terminal, JSON otherwise.',
+        }),
         prompts: Type.Boolean({
           default: false,
           description: 'Also log prompts and outputs (off: they may hold private data).',
@@ -312,8 +327,10 @@ export const ConfigSchema = Type.Object(
       description: 'Settings for every model that does not set its own.',
     }),
     models: Type.Array(ModelEntrySchema, {
-      default: [],
-      description: 'Models to serve. The first one is the default for requests that name no model.',
+      default: [DEFAULT_MODEL],
+      description:
+        'Models to serve. The first one is the default for requests that name no model. Without any (no ' +
+        `config file models, no --model), ${DEFAULT_MODEL.source} is downloaded once and served as ${DEFAULT_MODEL.id}.`,
     }),
   },
   { additionalProperties: false },

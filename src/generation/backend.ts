@@ -3,7 +3,8 @@ import type { GenerationEvent } from './events.js'
 import type { GenerationRequest } from './request.js'
 import type { DetokenizeRequest, TokenizeRequest, TokenizeResult } from './tokenizing.js'
 
-export type ModelState = 'unloaded' | 'loading' | 'ready' | 'unloading'
+/** `downloading`: its file is still being fetched at start. */
+export type ModelState = 'downloading' | 'unloaded' | 'loading' | 'ready' | 'unloading'
 
 export interface MemoryFigures {
   ram: number
@@ -15,6 +16,8 @@ export interface ModelDescription {
   id: string
   aliases: string[]
   state: ModelState
+  /** While downloading: how far, e.g. "downloading 41 %, 12 s left". */
+  progress?: string
   /** The loaded context size; the configured one while not loaded. */
   contextSize: number
   /** Unix seconds of the load; 0 while not loaded. */

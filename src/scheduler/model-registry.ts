@@ -4,7 +4,7 @@ import type { EmbeddingRequest, EmbeddingResult } from '../generation/embedding.
 import type { GenerationEvent } from '../generation/events.js'
 import type { GenerationRequest } from '../generation/request.js'
 import type { DetokenizeRequest, TokenizeRequest, TokenizeResult } from '../generation/tokenizing.js'
-import type { ModelRouter } from './model-router.js'
+import type { ModelRouter, RoutedModel } from './model-router.js'
 import type { Scheduler } from './scheduler.js'
 
 /**
@@ -65,12 +65,13 @@ export class ModelRegistry implements ModelBackend {
   }
 }
 
-function describeModel({ config, state, scheduler }: { config: ModelConfig; state: ModelState; scheduler: Scheduler | null }): ModelDescription {
+function describeModel({ config, state, progress, scheduler }: RoutedModel): ModelDescription {
   const loaded = scheduler?.model
   return {
     id: config.id,
     aliases: config.aliases,
     state,
+    ...(progress === undefined ? {} : { progress }),
     contextSize: loaded?.info.contextSize ?? config.contextSize,
     created: loaded?.info.created ?? 0,
     slotsTotal: config.parallel,

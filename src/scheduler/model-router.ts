@@ -1,5 +1,6 @@
 import type { ModelConfig } from '../config/schema.js'
 import type { ModelLoader } from '../engine/model-loader.js'
+import { describeDownloadStatus, type DownloadStatus } from '../models/download-status.js'
 import { ModelNotFoundError, ServeError, StartupError, UnavailableError } from '../errors.js'
 import { ModelNames } from './model-names.js'
 import { Scheduler } from './scheduler.js'
@@ -10,7 +11,12 @@ export type RouterOptions = ConstructorParameters<typeof Scheduler>[1] & {
   maxLoadedModels: number
   /** How long a request waits for its model to load, room to load it included. */
   loadTimeoutMs: number
+  /** Model files still being downloaded at start, by source (filled in by whoever resolves the files). */
+  downloads?: ReadonlyMap<string, DownloadStatus>
 }
+
+/** A model's state as clients see it: a file still downloading comes before everything else. */
+export type ModelStatus = ModelState | 'downloading'
 
 /** Schedulers announce nothing when they fall idle, so a load waiting for room looks again this often. */
 const IDLE_POLL_MS = 50
@@ -80,6 +86,9 @@ export class ModelRouter {
     model.touch()
     if (model.state === 'ready') return model.scheduler!
     if (this.closing) throw shuttingDown()
+    // At start (files downloading, preloaded models loading) a request is told how far along it is at
+    // once, rather than held for minutes; models loaded on demand later are waited for (seconds).
+    if ((this.options.downloads?.size ?? 0) > 0 || (!this.started && model.config.preload)) throw this.notReadyError(model)
     try {
       return await withDeadline(this.ensureLoaded(model), this.options.loadTimeoutMs, () =>
         model.waitingForRoom
@@ -121,13 +130,13 @@ export class ModelRouter {
   }
 
   /** Finds a model by id or alias without loading it. */
-  find(name: string): { config: ModelConfig; state: ModelState; scheduler: Scheduler | null } | null {
+  find(name: string): RoutedModel | null {
     const model = this.byName.get(name)
-    return model ? describe(model) : null
+    return model ? this.describe(model) : null
   }
 
-  list(): Array<{ config: ModelConfig; state: ModelState; scheduler: Scheduler | null }> {
-    return this.models.map(describe)
+  list(): RoutedModel[] {
+    return this.models.map((m) => this.describe(m))
   }
 
   /** Stops admission and loading everywhere and waits for in-flight requests. */
@@ -269,6 +278,34 @@ export class ModelRouter {
     }
   }
 
+  private describe(model: ServedModel): RoutedModel {
+    return { config: model.config, ...this.statusOf(model), scheduler: model.scheduler }
+  }
+
+  private statusOf(model: ServedModel): { state: ModelStatus; progress?: string } {
+    const download = this.options.downloads?.get(model.config.source)
+    return download ? { state: 'downloading', progress: describeDownloadStatus(download) } : { state: model.state }
+  }
+
+  /** 503 with Retry-After and how far the download or load is, e.g. "downloading 41 %, 12 s left". */
+  private notReadyError(model: ServedModel): UnavailableError {
+    const download = this.options.downloads?.get(model.config.source)
+    const secondsLeft = download?.secondsLeft ?? null
+    // Soon enough to see progress, never so long that an SDK's retry gives up waiting (they cap at 60 s).
+    const retryAfterS = download ? Math.min(10, Math.max(1, Math.ceil(secondsLeft ?? 5))) : 2
+    const downloading = (this.options.downloads?.size ?? 0) > 0
+    const progress = download
+      ? describeDownloadStatus(download)
+      : downloading
+        ? 'the files of other models are still downloading'
+        : 'loading'
+    return new UnavailableError(
+      `The model '${model.config.id}' is not ready yet: ${progress}. Retry in ${retryAfterS} s.`,
+      downloading ? 'model_downloading' : 'model_loading',
+      retryAfterS,
+    )
+  }
+
   private modelsBusyError(model: ServedModel): UnavailableError {
     return new UnavailableError(
       `The model '${model.config.id}' is not loaded, and all ${this.options.maxLoadedModels} loaded models ` +
@@ -279,8 +316,13 @@ export class ModelRouter {
   }
 }
 
-function describe(model: ServedModel) {
-  return { config: model.config, state: model.state, scheduler: model.scheduler }
+/** A configured model as the router sees it: its config, where it is in its life, its scheduler while loaded. */
+export interface RoutedModel {
+  config: ModelConfig
+  state: ModelStatus
+  /** While downloading: "downloading 41 %, 12 s left". */
+  progress?: string
+  scheduler: Scheduler | null
 }
 
 /** Resolves once nobody holds the model (a lease ends when its work settles, so this is bounded by the work). */

@@ -3,6 +3,8 @@ import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 
 const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url))
+// By URL, so that a child started in another working directory still finds the TypeScript loader.
+const TSX = new URL('../../node_modules/tsx/dist/loader.mjs', import.meta.url).href
 
 export interface CliRun {
   child: ChildProcess
@@ -15,8 +17,9 @@ export interface CliRun {
 }
 
 /** Runs `gguf-serve <args>` from the sources, as a user would run the installed bin. */
-export function runCli(args: string[], env: Record<string, string> = {}): CliRun {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
+export function runCli(args: string[], env: Record<string, string> = {}, cwd?: string): CliRun {
+  const child = spawn(process.execPath, ['--import', TSX, CLI, ...args], {
+    cwd,
     env: { ...process.env, GGUF_SERVE_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })

@@ -1,7 +1,11 @@
 import { Type, type Static } from '@sinclair/typebox'
 
-/** Where a model is in its life: loaded on first request, unloaded after its ttl or to make room for another. */
+/**
+ * Where a model is in its life: its file downloading at start, loaded on first request, unloaded after its
+ * ttl or to make room for another.
+ */
 export const ModelStatusSchema = Type.Union([
+  Type.Literal('downloading'),
   Type.Literal('unloaded'),
   Type.Literal('loading'),
   Type.Literal('ready'),
@@ -17,6 +21,8 @@ export const ModelObjectSchema = Type.Object({
   aliases: Type.Array(Type.String()),
   context_length: Type.Integer(),
   status: ModelStatusSchema,
+  /** While downloading: how far, e.g. "downloading 41 %, 12 s left". */
+  progress: Type.Optional(Type.String()),
 })
 
 export const ModelListSchema = Type.Object({

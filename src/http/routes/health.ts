@@ -8,6 +8,7 @@ const HealthSchema = Type.Object({
     Type.Object({
       id: Type.String(),
       state: ModelStatusSchema,
+      progress: Type.Optional(Type.String({ description: 'While downloading, e.g. "downloading 41 %, 12 s left".' })),
       slots_busy: Type.Integer(),
       slots_total: Type.Integer(),
       queue: Type.Integer(),
@@ -26,6 +27,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const models = app.models.describe().map((m) => ({
       id: m.id,
       state: m.state,
+      ...(m.progress === undefined ? {} : { progress: m.progress }),
       slots_busy: m.slotsBusy,
       slots_total: m.slotsTotal,
       queue: m.queue,

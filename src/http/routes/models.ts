@@ -39,5 +39,6 @@ function toModelObject(model: ModelDescription): ModelObject {
     aliases: model.aliases,
     context_length: model.contextSize,
     status: model.state,
+    ...(model.progress === undefined ? {} : { progress: model.progress }),
   }
 }
