@@ -169,8 +169,10 @@ describe('decodeMessagesRequest: generation', () => {
     expect(invalid({ tool_choice: { type: 'any' } }).message).toMatch(/tool_choice 'any' needs tools/)
     expect(invalid({ tools: [TOOL], tool_choice: { type: 'tool', name: 'other' } }).message).toMatch(/'other'/)
     // input_schema is converted to a grammar: with strict, a keyword it cannot enforce is a 400.
-    const multiple = { type: 'object', properties: { a: { type: 'integer', multipleOf: 3 } } }
-    expect(invalid({ tools: [{ ...TOOL, strict: true, input_schema: multiple }] }).message).toMatch(/multipleOf/)
+    const lookahead = { type: 'object', properties: { a: { type: 'string', pattern: '^(?=x)x+$' } } }
+    expect(invalid({ tools: [{ ...TOOL, strict: true, input_schema: lookahead }] }).message).toMatch(/pattern/)
+    // Anthropic's default (strict absent = false) relaxes it instead, and reports it.
+    expect(decode({ tools: [{ ...TOOL, input_schema: lookahead }] }).tools!.relaxed).toEqual([expect.stringMatching(/^pattern at tools\[0\]/)])
     expect(invalid({ tools: [{ ...TOOL, strict: 'yes' }] }).message).toMatch(/strict/)
   })
 
