@@ -130,7 +130,7 @@ program
   .option('--readme <file>', 'write the results table between the bench-results markers of this file (README.md)')
   .option('--http-report <file.json>', 'with --readme: add the HTTP overhead figures of bench/http-overhead.ts')
   .option('--from-report <file.json>', 'measure nothing: write --markdown, --chart and --readme from a saved JSON report')
-  .option('--make-model <preset[=path]>', 'only write a generated benchmark model (qwen05b-shape, llama1b-shape, 100m, tiny) and print its path')
+  .option('--make-model <preset[=path]>', 'only write a generated benchmark model (qwen05b-shape, qwen05b-152k, llama1b-shape, 100m, tiny) and print its path')
   .action(async (flags: Record<string, unknown>) => {
     const { bench } = await import('./bench/command.js')
     await bench(flags as never)
