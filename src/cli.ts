@@ -40,6 +40,7 @@ program
   .option('--hf-token <token>', 'Hugging Face token for gated repositories [env: GGUF_SERVE_HF_TOKEN]')
   .option('--log-prompts', 'also log prompts and outputs (off: they may hold private data) [env: GGUF_SERVE_LOG_PROMPTS]')
   .option('--docs', 'serve an interactive API reference at /docs [env: GGUF_SERVE_DOCS]')
+  .option('--deterministic-prefill', 'same seed, same output even from a warm prefix cache: prompts in aligned chunks, reused only in whole chunks (slower prefill) [env: GGUF_SERVE_DETERMINISTIC_PREFILL]')
   .option('--trust-request-chat-template', 'let requests send their own chat_template (only if every client is trusted) [env: GGUF_SERVE_TRUST_REQUEST_CHAT_TEMPLATE]')
   .option('--ui', 'serve the web playground and dashboard at / [env: GGUF_SERVE_UI] (default: on)')
   .option('--no-ui', 'do not serve the web playground and dashboard')

@@ -86,6 +86,7 @@ describe('loadConfig: defaults', () => {
         maxChoices: 8,
         batchSize: 512,
         prefillChunkTokens: 128,
+        deterministicPrefill: false,
         trustRequestChatTemplate: false,
         ttl: 0,
         preload: true,

@@ -48,6 +48,7 @@ export const SETTINGS: readonly Setting[] = [
   { flag: 'gpuLayers', env: 'GPU_LAYERS', path: ['*', 'gpuLayers'], numeric: true },
   { flag: 'threads', env: 'THREADS', path: ['*', 'threads'], numeric: true },
   { flag: 'maxTokens', env: 'MAX_TOKENS', path: ['*', 'maxTokens'], numeric: true },
+  { flag: 'deterministicPrefill', env: 'DETERMINISTIC_PREFILL', path: ['*', 'deterministicPrefill'], boolean: true },
   { flag: 'trustRequestChatTemplate', env: 'TRUST_REQUEST_CHAT_TEMPLATE', path: ['*', 'trustRequestChatTemplate'], boolean: true },
 ]
 
