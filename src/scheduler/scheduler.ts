@@ -162,9 +162,11 @@ export class Scheduler {
       this.enforceDeadlines()
       await this.admit()
       const stepping = this.pickStep()
-      if (stepping.length > 0) await Promise.all(stepping.map((g) => this.stepOne(g)))
       // A turn with no engine work (followers about to copy their leader) must still yield to I/O.
-      else await new Promise((resolve) => setImmediate(resolve))
+      const step = stepping.length > 0 ? Promise.all(stepping.map((g) => this.stepOne(g))) : new Promise((resolve) => setImmediate(resolve))
+      // The step's decode runs off the event loop: the previous step's events go out while it runs.
+      for (const entry of this.running) if (!entry.cancelled && !entry.failed) this.forward(entry)
+      await step
       await this.settle()
     }
   }
@@ -256,15 +258,18 @@ export class Scheduler {
     if (awaitingPrompt && !generation.awaitingPrompt) this.options.metrics.promptTokensEvaluated.inc(this.labels, generation.evaluatedPromptTokens)
   }
 
-  /** Delivers new events, lets n > 1 followers copy their leader's prompt, releases finished requests. */
+  /**
+   * Lets n > 1 followers copy their leader's prompt and releases finished requests, after delivering
+   * their last events; the events of those still running go out once the next step is under way (run).
+   */
   private async settle(): Promise<void> {
     for (const entry of [...this.running]) {
-      if (!entry.cancelled && !entry.failed) this.forward(entry)
       const [leader, ...followers] = entry.generations
       if (leader?.promptShared) {
         for (const follower of followers) if (follower.waitingForLeader) await follower.followLeader(leader)
       }
       entry.completed = entry.generations.every((g) => g.finished)
+      if (entry.completed && !entry.cancelled && !entry.failed) this.forward(entry)
       const done = entry.cancelled || entry.failed || entry.completed
       if (!done) continue
       this.running.delete(entry)
