@@ -67,7 +67,7 @@ try {
     checked('POST /v1/chat/completions, max_tokens 1', PARALLEL, await cannon('/v1/chat/completions', PARALLEL, true)),
   ]
 
-  const oneToken: BenchRequest = { index: 0, prompt, outputTokens: 1, seed: 0 }
+  const oneToken: BenchRequest = { index: 0, prompt, outputTokens: 1, seed: 0, temperature: 0 }
   const plan = { level: { kind: 'concurrency' as const, concurrency: 1 }, requests: new Array<BenchRequest>(ENGINE_REQUESTS).fill(oneToken), arrivalsMs: null }
   let httpMs = 0
   let httpRequests = 0

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest'
-import { parseLevels } from '../src/bench/command.js'
+import { applyPreset, parseLevels } from '../src/bench/command.js'
+import { requestBody } from '../src/bench/load-generator.js'
 import { levelPlan, rotation, type RunOptions } from '../src/bench/runner.js'
 import { benchRequest, levelLabel, poissonArrivals, rng, sampleLength } from '../src/bench/workload.js'
 
-const workload = { promptTokens: { mean: 100, range: 0.2 }, outputTokens: { mean: 64, range: 0 }, seed: 5 }
+const workload = { promptTokens: { mean: 100, range: 0.2 }, outputTokens: { mean: 64, range: 0 }, seed: 5, temperature: 0.7 }
 
 describe('Poisson arrivals', () => {
   it('are fixed by the seed, increasing, and average 1/rate apart', () => {
@@ -44,7 +45,7 @@ describe('length distributions', () => {
     const words = benchRequest(workload, 3).prompt.split(' ').length
     expect(words).toBeGreaterThanOrEqual(80)
     expect(words).toBeLessThanOrEqual(120)
-    expect(benchRequest(workload, 3)).toMatchObject({ index: 3, outputTokens: 64, seed: 8 })
+    expect(benchRequest(workload, 3)).toMatchObject({ index: 3, outputTokens: 64, seed: 8, temperature: 0.7 })
   })
 })
 
@@ -76,5 +77,23 @@ describe('levels and plans', () => {
 
   it('rotate the targets one place per turn', () => {
     expect([0, 1, 2, 3].map((turn) => rotation(['a', 'b', 'c'], turn).join(''))).toEqual(['abc', 'bca', 'cab', 'abc'])
+  })
+})
+
+describe('presets', () => {
+  const base = { parallel: '8', contextSize: '4096', batchSize: '512', requests: '16', rounds: '1', promptTokensRange: '0', outputTokensRange: '0', seed: '0', warmup: '1' }
+
+  it('chat-default stands for OpenAI-default sampling; a flag given on the command line wins', () => {
+    expect(applyPreset({ ...base, preset: 'chat-default' })).toMatchObject({ concurrency: '1,4,8', promptTokens: '110', outputTokens: '64', temperature: '0.7' })
+    expect(applyPreset({ ...base, preset: 'chat-default-greedy', concurrency: '2' })).toMatchObject({ concurrency: '2', temperature: '0' })
+    expect(applyPreset({ ...base, preset: 'chat-default', requestRate: '1' }).concurrency).toBeUndefined()
+    expect(applyPreset(base)).toEqual(base)
+    expect(() => applyPreset({ ...base, preset: 'chat' })).toThrow(/--preset must be one of chat-default, chat-default-greedy/)
+  })
+
+  it('the request body carries the temperature and no truncation', () => {
+    const body = requestBody('m', benchRequest(workload, 0))
+    expect(body).toMatchObject({ temperature: 0.7, ignore_eos: true, stream: true })
+    for (const key of ['top_k', 'top_p', 'min_p']) expect(body).not.toHaveProperty(key)
   })
 })

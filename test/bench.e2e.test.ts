@@ -42,6 +42,7 @@ describe('gguf-serve bench', () => {
       promptTokens: { mean: 12, range: 0 },
       outputTokens: { mean: 6, range: 0 },
       seed: 3,
+      temperature: 0,
       warmup: 1,
     })
     expect(report.command).toContain('bench --base-url')

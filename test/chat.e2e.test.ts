@@ -83,11 +83,12 @@ describe('determinism', () => {
     }
   })
 
-  it('a warm prefix cache gives the same output as a cold one, and reports cached tokens', async () => {
+  it('--deterministic-prefill: a warm prefix cache gives the same output as a cold one, and reports cached tokens', async () => {
+    const d = await startTestServer({ deterministicPrefill: true })
     // Long enough for several aligned prefill chunks (128 tokens each).
     const system = Array.from({ length: 20 }, (_, i) => `Rule ${i}: be kind to the reader.`).join(' ')
     const ask = (question: string) =>
-      t.client.chat.completions.create({
+      d.client.chat.completions.create({
         model: MODEL,
         messages: [{ role: 'system', content: system }, ...user(question)],
         max_tokens: 24,
@@ -103,6 +104,20 @@ describe('determinism', () => {
     expect(warm.usage!.prompt_tokens_details!.cached_tokens).toBeGreaterThanOrEqual(128)
     expect(warm.usage!.prompt_tokens_details!.cached_tokens! % 128).toBe(0)
     expect(warm.choices[0]!.message.content).toBe(cold.choices[0]!.message.content)
+    await d.close()
+  })
+
+  it('by default any cached prefix is reused: a repeated short prompt reports all but its last token cached', async () => {
+    // About 40 tokens: under one deterministic chunk (128), which would never be reused.
+    const ask = () =>
+      t.client.chat.completions.create({ model: MODEL, messages: user('Name three colours of the sea, please, and one of the sky.'), max_tokens: 4, temperature: 0 })
+    const first = await ask()
+    const again = await ask()
+    const promptTokens = again.usage!.prompt_tokens
+    expect(promptTokens).toBeGreaterThanOrEqual(32)
+    expect(promptTokens).toBeLessThan(128)
+    expect(first.usage!.prompt_tokens_details!.cached_tokens).toBeLessThan(promptTokens - 1)
+    expect(again.usage!.prompt_tokens_details!.cached_tokens).toBe(promptTokens - 1)
   })
 })
 

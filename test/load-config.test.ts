@@ -89,6 +89,7 @@ describe('loadConfig: defaults', () => {
         maxFanOut: 16,
         batchSize: 512,
         prefillChunkTokens: 128,
+        deterministicPrefill: false,
         trustRequestChatTemplate: false,
         seed: null,
         ttl: 0,

@@ -57,7 +57,10 @@ describe('logprobs', () => {
     for (const chunk of chunks) expect(chunk.choices[0].logprobs.content.length).toBeGreaterThan(0)
     const tokens = chunks.flatMap((c) => c.choices[0].logprobs.content)
     expect(tokens.map((e: { token: string }) => e.token)).toEqual(whole.choices[0].logprobs.content.map((e: { token: string }) => e.token))
-    expect(tokens.map((e: { logprob: number }) => e.logprob)).toEqual(whole.choices[0].logprobs.content.map((e: { logprob: number }) => e.logprob))
+    // The streamed request reuses the first one's cached prompt, which moves llama.cpp's numbers in the
+    // last bits (batch splits differ; --deterministic-prefill would make them identical).
+    const expected = whole.choices[0].logprobs.content.map((e: { logprob: number }) => e.logprob)
+    tokens.forEach((e: { logprob: number }, i: number) => expect(e.logprob).toBeCloseTo(expected[i], 4))
   })
 
   it('without logprobs the field is null', async () => {

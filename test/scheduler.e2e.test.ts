@@ -80,9 +80,9 @@ describe('prefix cache', () => {
     const before = await scrape(t.origin)
     const second = await ask('When do llamas hum?')
     const after = await scrape(t.origin)
-    expect(first.json.usage.prompt_tokens_details.cached_tokens).toBe(0)
     const cached = second.json.usage.prompt_tokens_details.cached_tokens
-    expect(cached).toBeGreaterThan(0)
+    // The first shares only the template's opening tokens with the short request before it.
+    expect(cached).toBeGreaterThan(first.json.usage.prompt_tokens_details.cached_tokens + 32)
     expect(evaluatedBetween(before, after)).toBe(second.json.usage.prompt_tokens - cached)
     expect(value(after, 'gguf_serve_prompt_tokens_cached_total') - value(before, 'gguf_serve_prompt_tokens_cached_total')).toBe(cached)
   })

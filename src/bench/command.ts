@@ -5,6 +5,7 @@ import { availableCpus } from '../engine/available-cpus.js'
 import { SYNTHETIC_LLAMA_PRESETS, type SyntheticLlamaPresetName } from '../gguf/synthetic-llama.js'
 import { chartSvg } from './chart.js'
 import { ratioTables } from './compare.js'
+import { BENCH_PRESETS, type BenchPreset, type BenchPresetName } from './presets.js'
 import { HttpTarget } from './load-generator.js'
 import { readmeResults, replaceBetweenMarkers, type HttpOverheadReport } from './readme-results.js'
 import { markdownReport, thisMachine, type BenchReport } from './report.js'
@@ -26,10 +27,12 @@ export interface BenchFlags {
   requestRate?: string
   requests: string
   rounds: string
-  promptTokens: string
+  preset?: string
+  promptTokens?: string
   promptTokensRange: string
-  outputTokens: string
+  outputTokens?: string
   outputTokensRange: string
+  temperature?: string
   seed: string
   warmup: string
   out?: string
@@ -53,6 +56,28 @@ function fraction(flag: string, value: string): number {
   const n = Number(value)
   if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n >= 1) throw new StartupError(`${flag} must be a number in [0, 1), got "${value}"`)
   return n
+}
+
+function temperature(value: string): number {
+  const n = Number(value)
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 2) throw new StartupError(`--temperature must be a number in [0, 2], got "${value}"`)
+  return n
+}
+
+/** The flags with the preset's values filled in where the command line gave none. */
+export function applyPreset(flags: BenchFlags): BenchFlags {
+  if (flags.preset === undefined) return flags
+  if (!(flags.preset in BENCH_PRESETS)) {
+    throw new StartupError(`--preset must be one of ${Object.keys(BENCH_PRESETS).join(', ')}, got "${flags.preset}"`)
+  }
+  const preset: BenchPreset = BENCH_PRESETS[flags.preset as BenchPresetName]
+  return {
+    ...flags,
+    concurrency: flags.concurrency ?? (flags.requestRate === undefined ? preset.concurrency : undefined),
+    promptTokens: flags.promptTokens ?? preset.promptTokens,
+    outputTokens: flags.outputTokens ?? preset.outputTokens,
+    temperature: flags.temperature ?? preset.temperature,
+  }
 }
 
 function httpUrl(flag: string, value: string): string {
@@ -119,7 +144,8 @@ async function openTargets(flags: BenchFlags): Promise<BenchTarget[]> {
   return targets
 }
 
-export async function bench(flags: BenchFlags): Promise<void> {
+export async function bench(given: BenchFlags): Promise<void> {
+  const flags = applyPreset(given)
   if (flags.makeModel) return makeModel(flags.makeModel)
   const http: HttpOverheadReport | null = flags.httpReport ? JSON.parse(readFileSync(flags.httpReport, 'utf8')) : null
   // Re-render a saved report (Markdown, chart, README block) without measuring again.
@@ -130,9 +156,10 @@ export async function bench(flags: BenchFlags): Promise<void> {
     rounds: integer('--rounds', flags.rounds, 1),
     warmup: integer('--warmup', flags.warmup, 0),
     workload: {
-      promptTokens: { mean: integer('--prompt-tokens', flags.promptTokens, 1), range: fraction('--prompt-tokens-range', flags.promptTokensRange) },
-      outputTokens: { mean: integer('--output-tokens', flags.outputTokens, 1), range: fraction('--output-tokens-range', flags.outputTokensRange) },
+      promptTokens: { mean: integer('--prompt-tokens', flags.promptTokens ?? '128', 1), range: fraction('--prompt-tokens-range', flags.promptTokensRange) },
+      outputTokens: { mean: integer('--output-tokens', flags.outputTokens ?? '128', 1), range: fraction('--output-tokens-range', flags.outputTokensRange) },
       seed: integer('--seed', flags.seed, 0),
+      temperature: temperature(flags.temperature ?? '0'),
     },
   }
   const startedAt = new Date().toISOString()
@@ -163,6 +190,8 @@ export async function bench(flags: BenchFlags): Promise<void> {
       promptTokens: options.workload.promptTokens,
       outputTokens: options.workload.outputTokens,
       seed: options.workload.seed,
+      temperature: options.workload.temperature,
+      ...(flags.preset ? { preset: flags.preset } : {}),
       warmup: options.warmup,
     },
     targets: reports,

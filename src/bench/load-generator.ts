@@ -101,15 +101,17 @@ function describe(error: unknown): string {
 }
 
 /**
- * The request body: greedy (temperature 0, as vLLM's benchmark sends) so that every server samples the
- * same cheap way, and ignore_eos so every answer is exactly max_tokens long.
+ * The request body: the workload's temperature (by default 0, greedy, as vLLM's benchmark sends) and no
+ * top_k / top_p / min_p, so a server samples from the whole distribution as OpenAI's semantics ask (a server
+ * that truncates by default, as llama-server does, keeps its defaults); ignore_eos so every answer is
+ * exactly max_tokens long.
  */
 export function requestBody(model: string, request: BenchRequest): Record<string, unknown> {
   return {
     model,
     messages: [{ role: 'user', content: request.prompt }],
     max_tokens: request.outputTokens,
-    temperature: 0,
+    temperature: request.temperature,
     ignore_eos: true,
     seed: request.seed,
     stream: true,

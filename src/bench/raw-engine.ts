@@ -13,7 +13,7 @@ import { PromptRenderer } from '../engine/prompt-renderer.js'
 import { createLogger } from '../observability/logger.js'
 import type { BenchTarget, EngineSettings, LevelPlan, LevelRun, RequestResult, TargetInfo } from './target.js'
 
-/** `topK: null` drops the top-k sampler, as the server does (the request is greedy anyway). */
+/** `topK: null` drops the top-k sampler, as the server does for a request without top_k. */
 const NO_TOP_K = null as unknown as number
 
 interface Running {
@@ -71,7 +71,7 @@ export class RawEngineTarget implements BenchTarget {
         await sequence.clearHistory()
         running.push({
           sequence,
-          tokens: sequence.evaluate(prompts[next]!, { temperature: 0, topK: NO_TOP_K, topP: 1, minP: 0, seed: request.seed >>> 0, yieldEogToken: true }),
+          tokens: sequence.evaluate(prompts[next]!, { temperature: request.temperature, topK: NO_TOP_K, topP: 1, minP: 0, seed: request.seed >>> 0, yieldEogToken: true }),
           startMs: plan.arrivalsMs ? arrival(next) : performance.now(),
           tokenTimesMs: [],
           want: request.outputTokens,

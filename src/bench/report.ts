@@ -25,6 +25,10 @@ export interface BenchReport {
     promptTokens: LengthSpec
     outputTokens: LengthSpec
     seed: number
+    /** Absent in reports from before it was an option: those were greedy. */
+    temperature?: number
+    /** The --preset the run used, if any. */
+    preset?: string
     warmup: number
   }
   /** The first is the subject (--base-url), then --compare-url, then the raw engine. */
@@ -40,6 +44,7 @@ export function thisMachine(): Machine {
 const ms = (d: Distribution | null, key: keyof Omit<Distribution, 'count'>) => (d ? d[key].toFixed(1) : '–')
 const num = (x: number | null, digits: number) => (x !== null && Number.isFinite(x) ? x.toFixed(digits) : '–')
 const four = (d: Distribution | null) => (d ? `${ms(d, 'mean')} / ${ms(d, 'p50')} / ${ms(d, 'p90')} / ${ms(d, 'p99')}` : '–')
+const sampling = (temperature: number) => (temperature === 0 ? 'greedy' : `temperature ${temperature}, no top_k`)
 const lengths = (spec: LengthSpec) => (spec.range > 0 ? `${spec.mean} ± ${Math.round(spec.range * 100)} %` : `${spec.mean}`)
 
 export function describeTarget(target: TargetReport): string {
@@ -52,8 +57,8 @@ export function describeTarget(target: TargetReport): string {
 export function markdownReport(report: BenchReport): string {
   const { options } = report
   const lines = [
-    `${options.requests} requests per level${options.rounds > 1 ? ` × ${options.rounds} rounds (interleaved)` : ''}, ` +
-      `${lengths(options.promptTokens)} prompt words, ${lengths(options.outputTokens)} output tokens (ignore_eos, greedy), seed ${options.seed}, ` +
+    `${options.preset ? `Preset \`${options.preset}\`: ` : ''}${options.requests} requests per level${options.rounds > 1 ? ` × ${options.rounds} rounds (interleaved)` : ''}, ` +
+      `${lengths(options.promptTokens)} prompt words, ${lengths(options.outputTokens)} output tokens (ignore_eos, ${sampling(options.temperature ?? 0)}), seed ${options.seed}, ` +
       `${options.warmup} warm-up; ${report.machine.cpus} × ${report.machine.cpu}`,
   ]
   for (const target of report.targets) {

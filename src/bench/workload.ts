@@ -17,6 +17,8 @@ export interface WorkloadOptions {
   /** max_tokens; with ignore_eos the exact output length. */
   outputTokens: LengthSpec
   seed: number
+  /** Sampling temperature of every request (0 = greedy); no top_k, top_p or min_p is ever sent. */
+  temperature: number
 }
 
 export interface BenchRequest {
@@ -26,6 +28,7 @@ export interface BenchRequest {
   outputTokens: number
   /** The request's sampling seed. */
   seed: number
+  temperature: number
 }
 
 export type LoadLevel = { kind: 'concurrency'; concurrency: number } | { kind: 'rate'; requestsPerS: number }
@@ -75,7 +78,7 @@ export function benchRequest(options: WorkloadOptions, index: number): BenchRequ
   const lengths = rng(options.seed * 7_919 + index * 104_729 + 1)
   const promptWords = sampleLength(options.promptTokens, lengths)
   const outputTokens = sampleLength(options.outputTokens, lengths)
-  return { index, prompt: syntheticPrompt(promptWords, options.seed * 1_000_003 + index), outputTokens, seed: options.seed + index }
+  return { index, prompt: syntheticPrompt(promptWords, options.seed * 1_000_003 + index), outputTokens, seed: options.seed + index, temperature: options.temperature }
 }
 
 /**

@@ -55,6 +55,7 @@ export const SETTINGS: readonly Setting[] = [
   { flag: 'threads', env: 'THREADS', path: ['*', 'threads'], numeric: true },
   { flag: 'maxTokens', env: 'MAX_TOKENS', path: ['*', 'maxTokens'], numeric: true },
   { flag: 'seed', env: 'SEED', path: ['*', 'seed'], numeric: true },
+  { flag: 'deterministicPrefill', env: 'DETERMINISTIC_PREFILL', path: ['*', 'deterministicPrefill'], boolean: true },
   { flag: 'trustRequestChatTemplate', env: 'TRUST_REQUEST_CHAT_TEMPLATE', path: ['*', 'trustRequestChatTemplate'], boolean: true },
 ]
 

@@ -59,8 +59,16 @@ export const ModelSettingsSchema = Type.Object(
       minimum: 8,
       default: 128,
       description:
-        'Prompts are evaluated in chunks that start at multiples of this many tokens, so that cached prefixes ' +
-        'reuse exactly the same batches as a fresh run (same seed, same output).',
+        'With deterministicPrefill: prompts are evaluated in chunks that start at multiples of this many tokens, ' +
+        'so that cached prefixes reuse exactly the same batches as a fresh run (same seed, same output).',
+    }),
+    deterministicPrefill: Type.Boolean({
+      default: false,
+      description:
+        'Same seed, same output even when a cached prefix is reused: prompts go in aligned chunks of ' +
+        'prefillChunkTokens and only whole chunks are reused. Off: a prompt goes in as few batches as the batch ' +
+        'size allows and any cached prefix is reused (faster; llama.cpp\'s numbers depend on the batch split, so ' +
+        'a warm run may then differ from a cold one).',
     }),
     trustRequestChatTemplate: Type.Boolean({
       default: false,

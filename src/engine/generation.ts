@@ -211,8 +211,7 @@ export class Generation {
   }
 
   private chunkEnd(): number {
-    const chunk = this.slot.chunkTokens
-    return Math.min(this.prefillEnd, (Math.floor(this.position / chunk) + 1) * chunk)
+    return this.slot.chunkEnd(this.position, this.prefillEnd)
   }
 
   /** The prompt's last chunk is evaluated by the step that samples (n > 1: only its last token is). */

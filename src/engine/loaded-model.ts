@@ -10,7 +10,7 @@ import type { GenerationPlan } from './generation-plan.js'
 import { containSamplingFailures, observeBatches } from './native-patches.js'
 import { PromptRenderer } from './prompt-renderer.js'
 import { RequestPlanner } from './request-planner.js'
-import { Slot } from './slot.js'
+import { Slot, type PrefillPolicy } from './slot.js'
 import { Vocabulary } from './vocabulary.js'
 import { version } from '../version.js'
 
@@ -81,10 +81,7 @@ export class LoadedModel {
         { cause: error },
       )
     }
-    const slots = Array.from(
-      { length: config.parallel },
-      (_, i) => new Slot(i, context.getSequence(), config.prefillChunkTokens),
-    )
+    const slots = Array.from({ length: config.parallel }, (_, i) => new Slot(i, context.getSequence(), prefillPolicy(config, batchSize)))
     const renderer = new PromptRenderer(model, config.chatTemplate)
     const info: ModelInfo = {
       id: config.id,
@@ -98,7 +95,7 @@ export class LoadedModel {
       sizeBytes,
       promptFormat: renderer.format,
       created: Math.floor(Date.now() / 1000),
-      fingerprint: fingerprint(version, sizeBytes, model.typeDescription, contextSize, config.prefillChunkTokens),
+      fingerprint: fingerprint(version, sizeBytes, model.typeDescription, contextSize, config.prefillChunkTokens, String(config.deterministicPrefill)),
     }
     const memory = context.memoryUsage
     log.info(
@@ -181,6 +178,13 @@ export function contextShape(config: ModelConfig, trainContextSize: number): { c
     contextSize: Math.min(config.contextSize, trainContextSize),
     batchSize: Math.max(config.batchSize, config.prefillChunkTokens + config.parallel),
   }
+}
+
+/** Deterministic: aligned chunks of prefillChunkTokens; otherwise a prompt takes whatever the batch leaves the decoding slots. */
+function prefillPolicy(config: ModelConfig, batchSize: number): PrefillPolicy {
+  return config.deterministicPrefill
+    ? { deterministic: true, chunkTokens: config.prefillChunkTokens }
+    : { deterministic: false, chunkTokens: Math.max(1, batchSize - config.parallel) }
 }
 
 function fingerprint(...parts: Array<string | number>): string {

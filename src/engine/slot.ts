@@ -1,28 +1,46 @@
 import type { LlamaContextSequence, Token } from 'node-llama-cpp'
 
 /**
- * One parallel sequence of the model's context, and what its KV cache holds that a later request may
- * reuse. llama.cpp's numerics depend on how a prompt is split into batches, so only KV computed by
- * whole, aligned prefill chunks ([k·C, (k+1)·C)) is reusable: a fresh run of the same prompt computes
- * those positions in exactly the same batches, so reuse never changes a seeded output.
+ * How prompts are split into batches, and so what a later request may reuse. llama.cpp's numerics
+ * depend on how a prompt is split into batches (a cached prefix evaluated as 119 + 1 tokens gives other
+ * logits than the same 120 tokens in one batch), so the two goals pull apart:
+ * - deterministic: only KV computed by whole, aligned chunks ([k·C, (k+1)·C)) is reusable; a fresh run
+ *   of the same prompt computes those positions in exactly the same batches, so reuse never changes a
+ *   seeded output. Costs prefill speed (more, smaller batches) and reuses only whole chunks.
+ * - otherwise: a prompt goes in batches as large as the context allows, and any common prefix of what the
+ *   KV cache holds (prompt and generated tokens) is reused; a warm run may then differ from a cold one.
  */
+export interface PrefillPolicy {
+  deterministic: boolean
+  /** deterministic: the chunk size and alignment; otherwise the most prompt tokens one step evaluates. */
+  chunkTokens: number
+}
+
+/** One parallel sequence of the model's context, and what its KV cache holds that a later request may reuse. */
 export class Slot {
   busy = false
-  /** Prompt tokens whose KV came from whole aligned chunks: the reusable prefix. */
+  /** deterministic: prompt tokens whose KV came from whole aligned chunks (the reusable prefix). */
   private reusable: Token[] = []
 
   constructor(
     readonly index: number,
     readonly sequence: LlamaContextSequence,
-    readonly chunkTokens: number,
+    readonly prefill: PrefillPolicy,
   ) {}
 
-  /** How many leading tokens of `prompt` this slot can skip (a multiple of the chunk size, < prompt length). */
+  /** How many leading tokens of `prompt` this slot can skip (< prompt length; deterministic: whole chunks). */
   reusableLength(prompt: readonly Token[]): number {
-    const limit = Math.min(this.reusable.length, prompt.length - 1)
+    const held = this.prefill.deterministic ? this.reusable : this.sequence.contextTokens
+    const limit = Math.min(held.length, prompt.length - 1)
     let common = 0
-    while (common < limit && this.reusable[common] === prompt[common]) common++
-    return common - (common % this.chunkTokens)
+    while (common < limit && held[common] === prompt[common]) common++
+    return this.prefill.deterministic ? common - (common % this.prefill.chunkTokens) : common
+  }
+
+  /** Where the prompt chunk that starts at `position` ends (at most `end`). */
+  chunkEnd(position: number, end: number): number {
+    const chunk = this.prefill.chunkTokens
+    return Math.min(end, this.prefill.deterministic ? (Math.floor(position / chunk) + 1) * chunk : position + chunk)
   }
 
   /** Trims the KV cache to the first `keep` prompt tokens (0 clears it). */
@@ -34,7 +52,8 @@ export class Slot {
 
   /** Records that prompt[start, end) was evaluated as one batch: reusable when that is a whole aligned chunk. */
   markEvaluated(prompt: readonly Token[], start: number, end: number): void {
-    if (start === this.reusable.length && start % this.chunkTokens === 0 && end === start + this.chunkTokens) {
+    const chunk = this.prefill.chunkTokens
+    if (start === this.reusable.length && start % chunk === 0 && end === start + chunk) {
       this.reusable = prompt.slice(0, end) as Token[]
     }
   }
@@ -42,7 +61,7 @@ export class Slot {
   /** After copying another slot's KV cache up to `upTo`, its reusable prefix is ours too. */
   adoptReusable(other: Slot, upTo: number): void {
     const length = Math.min(other.reusable.length, upTo)
-    this.reusable = other.reusable.slice(0, length - (length % this.chunkTokens))
+    this.reusable = other.reusable.slice(0, length - (length % this.prefill.chunkTokens))
   }
 
   /** Tokens held in the KV cache (for metrics). */

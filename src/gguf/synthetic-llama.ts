@@ -69,6 +69,22 @@ export const SYNTHETIC_LLAMA_PRESETS = {
     ropeFreqBase: 1_000_000,
     rmsNormEps: 1e-6,
   },
+  /**
+   * Qwen2.5-0.5B's shape with a vocabulary of its real size (151,936 tokens, untied head): what the sampler
+   * pays for on a real Qwen model (the full-distribution sampling benchmarks); about 0.66 GB.
+   */
+  'qwen05b-152k': {
+    hiddenSize: 896,
+    layers: 24,
+    heads: 14,
+    kvHeads: 2,
+    ffnSize: 4864,
+    contextLength: 32768,
+    tensorType: 'Q8_0',
+    ropeFreqBase: 1_000_000,
+    rmsNormEps: 1e-6,
+    vocabularySize: 151_936,
+  },
   /** Llama-3.2-1B's shape with a vocabulary of its real size (128,256 tokens) and tied embeddings; about 1.3 GB. */
   'llama1b-shape': {
     hiddenSize: 2048,

@@ -197,9 +197,11 @@ export class Scheduler {
       this.enforceDeadlines()
       await this.admit()
       const stepping = this.pickStep()
-      if (stepping.length > 0) await Promise.all(stepping.map((g) => this.stepOne(g)))
       // A turn with no engine work (followers about to copy their leader) must still yield to I/O.
-      else await new Promise((resolve) => setImmediate(resolve))
+      const step = stepping.length > 0 ? Promise.all(stepping.map((g) => this.stepOne(g))) : new Promise((resolve) => setImmediate(resolve))
+      // The step's decode runs off the event loop: the previous step's events go out while it runs.
+      for (const entry of this.running) if (!isOver(entry)) this.forward(entry)
+      await step
       await this.settle()
     }
   }
@@ -292,16 +294,19 @@ export class Scheduler {
     if (awaitingPrompt && !generation.awaitingPrompt) this.options.metrics.promptTokensEvaluated.inc(this.labels, generation.evaluatedPromptTokens)
   }
 
-  /** Delivers new events, lets n > 1 followers copy their leader's prompt, releases finished requests. */
+  /**
+   * Lets n > 1 followers copy their leader's prompt and releases finished requests, after delivering
+   * their last events; the events of those still running go out once the next step is under way (run).
+   */
   private async settle(): Promise<void> {
     for (const entry of [...this.running]) {
-      if (!isOver(entry)) this.forward(entry)
       const [leader, ...followers] = entry.generations
       if (leader?.promptShared) {
         for (const follower of followers) if (follower.waitingForLeader) await follower.followLeader(leader)
       }
       if (entry.state === 'running' && entry.generations.every((g) => g.finished)) {
-        // Every choice finished: a consumer that stops reading now is not a cancellation.
+        // Its last events go out now, before release; a consumer that stops reading after them is not a cancellation.
+        this.forward(entry)
         entry.state = 'completed'
         this.finishEntry(entry, entry.outcome ?? 'stop')
       }
