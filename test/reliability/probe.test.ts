@@ -122,7 +122,8 @@ describe('finding 3: auth and the metrics token are checked on the route the rou
           const reply = await rawRequest(t.origin, httpRequest(method, target, auth ? [...headers, ['Authorization', auth]] : headers, body))
           // 503: the web UI's page when it is not built (npm run build), on purpose.
           if ((reply.status >= 500 && reply.status !== 503) || reply.status === 0) problems.push(`${method} ${target} (${auth ?? 'no key'}): ${reply.status}`)
-          const metrics = /gguf_serve_http_requests_total/.test(reply.body)
+          // The exposition itself (the UI's bundle names these series too, to chart them).
+          const metrics = /^# TYPE gguf_serve_http_requests_total/m.test(reply.body)
           if (metrics) problems.push(`${method} ${target} (${auth ?? 'no key'}): served the metrics`)
           if (!auth && reply.status < 400 && !publicRoute(path)) problems.push(`${method} ${target} (no key): ${reply.status} without credentials`)
           if (auth && reply.status < 400) served++
