@@ -170,6 +170,9 @@ describe('deadlines', () => {
     const t = await serve({ parallel: '1', contextSize: '2048', requestTimeoutMs: '400' })
     const running = postJson(t.origin, '/v1/chat/completions', long())
     await waitFor(async () => value(await scrape(t.origin), 'gguf_serve_slots_busy') === 1)
+    // A few steps into `running`, so that `urgent` (sent later) still has steps left before its own deadline
+    // once `running` ends at its deadline, however slow each step is on a loaded machine.
+    await waitFor(async () => value(await scrape(t.origin), 'gguf_serve_generation_tokens_total') >= 5)
     const waiting = postJson(t.origin, '/v1/chat/completions', { model: MODEL, messages: messages('late'), max_tokens: 2 })
     await waitFor(async () => value(await scrape(t.origin), 'gguf_serve_requests_waiting') === 1)
     // Arriving later but going first (priority), `urgent` holds the slot past the deadline of `waiting`.
