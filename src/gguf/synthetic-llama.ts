@@ -36,6 +36,19 @@ export interface SyntheticLlamaOptions {
   tiedEmbeddings?: boolean
 }
 
+/** Qwen2.5-0.5B's transformer shape (not its vocabulary or biases). */
+const QWEN05B_SHAPE = {
+  hiddenSize: 896,
+  layers: 24,
+  heads: 14,
+  kvHeads: 2,
+  ffnSize: 4864,
+  contextLength: 32768,
+  tensorType: 'Q8_0',
+  ropeFreqBase: 1_000_000,
+  rmsNormEps: 1e-6,
+} as const
+
 export const SYNTHETIC_LLAMA_PRESETS = {
   /** Loads instantly and decodes fast on one thread: for unit and e2e tests. */
   tiny: {
@@ -58,33 +71,12 @@ export const SYNTHETIC_LLAMA_PRESETS = {
     tensorType: 'Q8_0',
   },
   /** Qwen2.5-0.5B's transformer shape (not its vocabulary or biases); about 0.4 GB. */
-  'qwen05b-shape': {
-    hiddenSize: 896,
-    layers: 24,
-    heads: 14,
-    kvHeads: 2,
-    ffnSize: 4864,
-    contextLength: 32768,
-    tensorType: 'Q8_0',
-    ropeFreqBase: 1_000_000,
-    rmsNormEps: 1e-6,
-  },
+  'qwen05b-shape': QWEN05B_SHAPE,
   /**
    * Qwen2.5-0.5B's shape with a vocabulary of its real size (151,936 tokens, untied head): what the sampler
    * pays for on a real Qwen model (the full-distribution sampling benchmarks); about 0.66 GB.
    */
-  'qwen05b-152k': {
-    hiddenSize: 896,
-    layers: 24,
-    heads: 14,
-    kvHeads: 2,
-    ffnSize: 4864,
-    contextLength: 32768,
-    tensorType: 'Q8_0',
-    ropeFreqBase: 1_000_000,
-    rmsNormEps: 1e-6,
-    vocabularySize: 151_936,
-  },
+  'qwen05b-152k': { ...QWEN05B_SHAPE, vocabularySize: 151_936 },
   /** Llama-3.2-1B's shape with a vocabulary of its real size (128,256 tokens) and tied embeddings; about 1.3 GB. */
   'llama1b-shape': {
     hiddenSize: 2048,
