@@ -67,7 +67,9 @@ export class RawEngineTarget implements BenchTarget {
     while (next < prompts.length || running.length > 0) {
       while (next < prompts.length && running.length < maxRunning && free.length > 0 && arrival(next) <= performance.now()) {
         const request = plan.requests[next]!
-        const sequence = free.pop()!
+        // The lowest free sequence (context.getSequence() hands out ids in order), and (below) steps in sequence order: llama.cpp decodes adjacent sequences
+        // in ascending batch order in one pass over the weights, as the server's scheduler arranges.
+        const sequence = free.sort((a, b) => this.sequences.indexOf(a) - this.sequences.indexOf(b)).shift()!
         await sequence.clearHistory()
         running.push({
           sequence,
@@ -85,6 +87,7 @@ export class RawEngineTarget implements BenchTarget {
         continue
       }
       // One step: every running sequence's next token in one batch.
+      running.sort((a, b) => this.sequences.indexOf(a.sequence) - this.sequences.indexOf(b.sequence))
       await Promise.all(
         running.map(async (r) => {
           const step = await r.tokens.next()

@@ -5,12 +5,14 @@ import type { Logger } from 'pino'
 import type { ModelConfig } from '../config/schema.js'
 import { StartupError } from '../errors.js'
 import { availableCpus } from './available-cpus.js'
+import { batchPasses } from './batch-passes.js'
 import { Generation } from './generation.js'
 import type { GenerationPlan } from './generation-plan.js'
 import { containSamplingFailures, observeBatches } from './native-patches.js'
 import { PromptRenderer } from './prompt-renderer.js'
 import { RequestPlanner } from './request-planner.js'
 import { Slot, type PrefillPolicy } from './slot.js'
+import { chooseSlots } from './slot-choice.js'
 import { Vocabulary } from './vocabulary.js'
 import { version } from '../version.js'
 
@@ -42,8 +44,8 @@ export interface ModelInfo {
  * renderer, and the batched step that advances every running generation together.
  */
 export class LoadedModel {
-  /** Called with the token count of every llama.cpp batch this model's context decodes. */
-  onBatch: ((tokens: number) => void) | null = null
+  /** Called for every llama.cpp batch this model's context decodes: its tokens, and the passes over the weights they cost. */
+  onBatch: ((batch: { tokens: number; passes: number }) => void) | null = null
   private readonly disposers: Array<() => Promise<void>> = []
   /** Renders and checks requests for this model: GenerationRequest → GenerationPlan. */
   readonly planner: RequestPlanner = new RequestPlanner(this)
@@ -114,18 +116,15 @@ export class LoadedModel {
       `loaded ${config.id}: ${model.gpuLayers} layers on the GPU, ${threads} threads, ${contextSize}-token context x ${config.parallel} slots`,
     )
     const loaded = new LoadedModel(info, model, context, slots, renderer, new Vocabulary(model), config)
-    observeBatches(context, (tokens) => loaded.onBatch?.(tokens))
+    observeBatches(context, (parts) => loaded.onBatch?.({ tokens: parts.reduce((sum, p) => sum + p.tokens, 0), passes: batchPasses(parts) }))
     containSamplingFailures(context, log)
     return loaded
   }
 
-  /** Free slots for a request of n choices, the first reusing the most of the prompt; null when too few are free. */
+  /** Free slots for a request of n choices (see chooseSlots); null when too few are free. */
   pickSlots(promptTokens: readonly Token[], n: number): Slot[] | null {
-    const free = this.slots.filter((s) => !s.busy)
-    if (free.length < n) return null
-    const reuse = new Map(free.map((s) => [s, s.reusableLength(promptTokens)]))
-    free.sort((a, b) => reuse.get(b)! - reuse.get(a)!)
-    return free.slice(0, n)
+    const candidates = this.slots.map((s) => ({ index: s.index, busy: s.busy, reuse: s.busy ? 0 : s.reusableLength(promptTokens) }))
+    return chooseSlots(candidates, n)?.map((index) => this.slots[index]!) ?? null
   }
 
   /** Claims the slots for the plan (the first trims its cache to the reusable prefix), one generation per choice. */

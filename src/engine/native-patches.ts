@@ -1,21 +1,41 @@
 import type { LlamaContext } from 'node-llama-cpp'
 import type { Logger } from 'pino'
+import type { BatchPart } from './batch-passes.js'
 
 /** Two wrappers around node-llama-cpp internals of a model's context, each falling silent when the internal is gone. */
 
 /**
- * Counts the tokens of every llama.cpp batch, from the engine itself rather than from what the scheduler
- * meant to submit: node-llama-cpp starts each batch with the native `initBatch(n)`. Internal API: when
- * it is missing the counter simply stays silent.
+ * Reports every llama.cpp batch as the engine built it, rather than what the scheduler meant to submit:
+ * node-llama-cpp starts a batch with the native `initBatch(n)`, adds each sequence's tokens with
+ * `addToBatch(sequenceId, firstTokenIndex, tokens, logitIndexes)` and runs it with `decodeBatch`. Internal
+ * API: when it is missing the observer simply stays silent.
  */
-export function observeBatches(context: LlamaContext, onBatch: (tokens: number) => void): void {
-  const native = (context as unknown as { _ctx?: { initBatch?: (n: number) => unknown } })._ctx
+export function observeBatches(context: LlamaContext, onBatch: (parts: BatchPart[]) => void): void {
+  type Native = { initBatch?: (n: number) => unknown; addToBatch?: (sequenceId: number, ...rest: unknown[]) => unknown; decodeBatch?: (...args: unknown[]) => unknown }
+  const native = (context as unknown as { _ctx?: Native })._ctx
   const initBatch = native?.initBatch?.bind(native)
-  if (!native || !initBatch) return
-  Object.defineProperty(native, 'initBatch', {
-    value: (tokens: number) => {
-      onBatch(tokens)
-      return initBatch(tokens)
+  const addToBatch = native?.addToBatch?.bind(native)
+  const decodeBatch = native?.decodeBatch?.bind(native)
+  if (!native || !initBatch || !addToBatch || !decodeBatch) return
+  let parts: BatchPart[] = []
+  Object.defineProperties(native, {
+    initBatch: {
+      value: (tokens: number) => {
+        parts = []
+        return initBatch(tokens)
+      },
+    },
+    addToBatch: {
+      value: (sequenceId: number, firstTokenIndex: unknown, tokens: ArrayLike<number>, ...rest: unknown[]) => {
+        parts.push({ sequenceId, tokens: tokens.length })
+        return addToBatch(sequenceId, firstTokenIndex, tokens, ...rest)
+      },
+    },
+    decodeBatch: {
+      value: (...args: unknown[]) => {
+        onBatch(parts)
+        return decodeBatch(...args)
+      },
     },
   })
 }

@@ -31,6 +31,8 @@ export class ServeMetrics {
   readonly promptTokens = this.histogram('request_prompt_tokens', 'Prompt tokens per request.', TOKEN_BUCKETS)
   readonly completionTokens = this.histogram('request_completion_tokens', 'Completion tokens per request (all choices).', TOKEN_BUCKETS)
   readonly batchTokens = this.histogram('engine_batch_tokens', 'Tokens in each llama.cpp batch the engine decoded.', TOKEN_BUCKETS)
+  // One pass per llama.cpp micro-batch: slots in ascending, adjacent order share one (engine/batch-passes.ts).
+  readonly batchPasses = this.histogram('engine_batch_passes', 'Passes over the weights llama.cpp made for each batch.', [1, 2, 3, 4, 6, 8, 12, 16, 32])
 
   readonly requests = new Counter({
     name: 'gguf_serve_requests_total',

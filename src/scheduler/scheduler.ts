@@ -66,7 +66,10 @@ export class Scheduler {
     const { metrics } = options
     const lane = (kind: WorkKind) => new WorkLane({ model: model.info.id, kind, queueMax: options.queueMax, requestTimeoutMs: options.requestTimeoutMs, metrics })
     this.lanes = { embed: lane('embed'), tokenize: lane('tokenize'), detokenize: lane('detokenize') }
-    model.onBatch = (tokens) => metrics.batchTokens.observe(this.labels, tokens)
+    model.onBatch = ({ tokens, passes }) => {
+      metrics.batchTokens.observe(this.labels, tokens)
+      metrics.batchPasses.observe(this.labels, passes)
+    }
     metrics.watch(() => ({
       model: model.info.id,
       running: this.running.size,
@@ -196,7 +199,9 @@ export class Scheduler {
     while (this.queue.length > 0 || this.running.size > 0) {
       this.enforceDeadlines()
       await this.admit()
-      const stepping = this.pickStep()
+      // Issued in slot order, so the batch lists its sequences in ascending order: llama.cpp decodes such a
+      // run in one pass over the weights, and makes one pass per sequence when the order is reversed.
+      const stepping = this.pickStep().sort((a, b) => a.slot.index - b.slot.index)
       // A turn with no engine work (followers about to copy their leader) must still yield to I/O.
       const step = stepping.length > 0 ? Promise.all(stepping.map((g) => this.stepOne(g))) : new Promise((resolve) => setImmediate(resolve))
       // The step's decode runs off the event loop: the previous step's events go out while it runs.
