@@ -1,3 +1,4 @@
+import type { ChatCompletionCreateParamsStreaming } from 'openai/resources/chat/completions'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { scrape, value, type Samples } from './helpers/prometheus.js'
 import { startTestServer, type TestServer } from './helpers/test-server.js'
@@ -28,17 +29,15 @@ interface Running {
 /** Starts a stream and resolves once its first content arrived, so requests are admitted in call order. */
 async function startStream(messages: Array<{ role: 'user' | 'assistant'; content: string }>, maxTokens: number): Promise<Running> {
   const controller = new AbortController()
-  const stream = await t.client.chat.completions.create(
-    { model: MODEL, messages, max_tokens: maxTokens, temperature: 0, stream: true, ignore_eos: true } as never,
-    { signal: controller.signal },
-  )
+  const body: ChatCompletionCreateParamsStreaming & { ignore_eos: boolean } = { model: MODEL, messages, max_tokens: maxTokens, temperature: 0, stream: true, ignore_eos: true }
+  const stream = await t.client.chat.completions.create(body, { signal: controller.signal })
   let firstChunk!: () => void
   const first = new Promise<void>((resolve) => (firstChunk = resolve))
   const running: Running = { chunks: 0, finished: false, done: Promise.resolve(''), abort: () => controller.abort() }
   running.done = (async () => {
     let text = ''
     try {
-      for await (const chunk of stream as AsyncIterable<{ choices: Array<{ delta: { content?: string } }> }>) {
+      for await (const chunk of stream) {
         const piece = chunk.choices[0]?.delta.content ?? ''
         if (piece) running.chunks++
         text += piece
