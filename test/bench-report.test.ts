@@ -103,6 +103,9 @@ describe('README results block', () => {
   it('shows the machine, the command, the ratios and the HTTP figures', () => {
     const block = readmeResults(report(), http)
     expect(block).toContain('2 × Test CPU')
+    expect(block).toContain('10-word prompts, 8 output tokens (greedy), 2 requests per level')
+    const preset = { ...report(), options: { ...report().options, temperature: 0.7, preset: 'chat-default' } }
+    expect(readmeResults(preset, null)).toContain('preset `chat-default`: 10-word prompts, 8 output tokens (temperature 0.7, no top_k)')
     expect(block).toContain('gguf-serve bench --base-url http://server/v1')
     expect(block).toContain(
       '| level | server tok/s | TTFT p50 (ms) | tok/s ÷ compare | TTFT p50 ÷ compare | TPOT p50 ÷ compare | tok/s ÷ engine | TTFT p50 ÷ engine | TPOT p50 ÷ engine |',

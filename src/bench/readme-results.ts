@@ -3,7 +3,7 @@
  * (and, when given, the HTTP overhead figures of bench/http-overhead.ts), written between two markers so
  * that regenerating it touches nothing else.
  */
-import type { BenchReport } from './report.js'
+import { sampling, type BenchReport } from './report.js'
 
 export const RESULTS_START = '<!-- bench-results:start -->'
 export const RESULTS_END = '<!-- bench-results:end -->'
@@ -37,7 +37,8 @@ export function readmeResults(report: BenchReport, http: HttpOverheadReport | nu
   const { machine, options } = report
   const model = subject.kind === 'http' ? subject.model : subject.modelPath
   const workload =
-    `${options.promptTokens.mean}-word prompts, ${options.outputTokens.mean} output tokens, ${options.requests} requests per level` +
+    `${options.preset ? `preset \`${options.preset}\`: ` : ''}${options.promptTokens.mean}-word prompts, ` +
+    `${options.outputTokens.mean} output tokens (${sampling(options.temperature ?? 0)}), ${options.requests} requests per level` +
     (options.rounds > 1 ? ` × ${options.rounds} interleaved rounds` : '')
   // TPOT p50 too: on a noisy machine a few stalled requests move throughput, medians hardly.
   const header = [

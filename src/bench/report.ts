@@ -44,7 +44,8 @@ export function thisMachine(): Machine {
 const ms = (d: Distribution | null, key: keyof Omit<Distribution, 'count'>) => (d ? d[key].toFixed(1) : '–')
 const num = (x: number | null, digits: number) => (x !== null && Number.isFinite(x) ? x.toFixed(digits) : '–')
 const four = (d: Distribution | null) => (d ? `${ms(d, 'mean')} / ${ms(d, 'p50')} / ${ms(d, 'p90')} / ${ms(d, 'p99')}` : '–')
-const sampling = (temperature: number) => (temperature === 0 ? 'greedy' : `temperature ${temperature}, no top_k`)
+/** How the workload samples, in words. */
+export const sampling = (temperature: number) => (temperature === 0 ? 'greedy' : `temperature ${temperature}, no top_k`)
 const lengths = (spec: LengthSpec) => (spec.range > 0 ? `${spec.mean} ± ${Math.round(spec.range * 100)} %` : `${spec.mean}`)
 
 export function describeTarget(target: TargetReport): string {
