@@ -55,26 +55,30 @@ export class RawEngineTarget implements BenchTarget {
   async run(plan: LevelPlan, onResult: (result: RequestResult) => void): Promise<LevelRun> {
     const prompts = this.promptTokens(plan)
     const { level } = plan
-    const maxRunning = level.kind === 'concurrency' ? Math.min(level.concurrency, this.sequences.length) : this.sequences.length
     const free = [...this.sequences]
     const running: Running[] = []
     const results: RequestResult[] = []
     let next = 0
     const started = performance.now()
-    // Concurrency levels: a request is "sent" the moment a worker is free, i.e. when its predecessor ended.
-    const arrival = (i: number) => (plan.arrivalsMs ? started + plan.arrivalsMs[i]! : performance.now())
+    // When each request is sent: rate levels, its arrival; concurrency levels, the moment one of the level's
+    // clients is free (its previous request ended). With more clients than sequences a sent request waits for
+    // a sequence, and that wait counts in its TTFT, as a server's queue time does.
+    const sentAt = plan.arrivalsMs ? plan.arrivalsMs.map((ms) => started + ms) : []
+    const clients = level.kind === 'concurrency' ? level.concurrency : Infinity
 
     while (next < prompts.length || running.length > 0) {
-      while (next < prompts.length && running.length < maxRunning && free.length > 0 && arrival(next) <= performance.now()) {
+      while (!plan.arrivalsMs && sentAt.length < prompts.length && sentAt.length - results.length < clients) sentAt.push(performance.now())
+      while (next < prompts.length && free.length > 0 && sentAt[next]! <= performance.now()) {
         const request = plan.requests[next]!
-        // The lowest free sequence (context.getSequence() hands out ids in order), and (below) steps in sequence order: llama.cpp decodes adjacent sequences
-        // in ascending batch order in one pass over the weights, as the server's scheduler arranges.
+        // The lowest free sequence (context.getSequence() hands out ids in order), and (below) steps in
+        // sequence order: llama.cpp decodes adjacent sequences in ascending batch order in one pass over the
+        // weights, as the server's scheduler arranges.
         const sequence = free.sort((a, b) => this.sequences.indexOf(a) - this.sequences.indexOf(b)).shift()!
         await sequence.clearHistory()
         running.push({
           sequence,
           tokens: sequence.evaluate(prompts[next]!, { temperature: request.temperature, topK: NO_TOP_K, topP: 1, minP: 0, seed: request.seed >>> 0, yieldEogToken: true }),
-          startMs: plan.arrivalsMs ? arrival(next) : performance.now(),
+          startMs: sentAt[next]!,
           tokenTimesMs: [],
           want: request.outputTokens,
           promptTokens: prompts[next]!.length,
@@ -83,7 +87,7 @@ export class RawEngineTarget implements BenchTarget {
       }
       if (running.length === 0) {
         // Rate level, nothing running: wait for the next arrival.
-        await new Promise((resolve) => setTimeout(resolve, Math.max(0, arrival(next) - performance.now())))
+        await new Promise((resolve) => setTimeout(resolve, Math.max(0, sentAt[next]! - performance.now())))
         continue
       }
       // One step: every running sequence's next token in one batch.
