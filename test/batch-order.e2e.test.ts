@@ -60,14 +60,6 @@ const passes = (s: Samples) => ({
   onePass: value(s, 'gguf_serve_engine_batch_passes_bucket', { model: MODEL, le: '1' }),
 })
 
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 60_000
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 5))
-  }
-}
-
 describe('batch order', () => {
   it('requests admitted in the reverse of slot order still decode in one pass per step', async () => {
     // Four conversations, started one after the other, take slots 0, 1, 2, 3 (adjacent to the busy ones).
@@ -88,10 +80,10 @@ describe('batch order', () => {
     try {
       // Once every follow-up decodes, each step carries one token of each of the four slots.
       const decoding = followUps.map((r) => r.chunks)
-      await until(() => followUps.every((r, i) => r.chunks > decoding[i]! + 1), 'all four to decode')
+      await expect.poll(() => followUps.every((r, i) => r.chunks > decoding[i]! + 1), { timeout: 60_000, interval: 5 }).toBe(true)
       const before = passes(await scrape(t.origin))
       const at = followUps.map((r) => r.chunks)
-      await until(() => followUps.every((r, i) => r.chunks >= at[i]! + 3), 'three more steps')
+      await expect.poll(() => followUps.every((r, i) => r.chunks >= at[i]! + 3), { timeout: 60_000, interval: 5 }).toBe(true)
       const after = passes(await scrape(t.origin))
       expect(followUps.some((r) => r.finished)).toBe(false)
       expect(after.batches - before.batches).toBeGreaterThanOrEqual(3)

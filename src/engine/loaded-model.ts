@@ -123,6 +123,8 @@ export class LoadedModel {
 
   /** Free slots for a request of n choices (see chooseSlots); null when too few are free. */
   pickSlots(promptTokens: readonly Token[], n: number): Slot[] | null {
+    // Checked before the prefix scans: a request still waiting for slots asks again at every step.
+    if (this.slots.filter((s) => !s.busy).length < n) return null
     const candidates = this.slots.map((s) => ({ index: s.index, busy: s.busy, reuse: s.busy ? 0 : s.reusableLength(promptTokens) }))
     return chooseSlots(candidates, n)?.map((index) => this.slots[index]!) ?? null
   }
