@@ -1,8 +1,7 @@
 import { literal } from './gbnf.js'
 import { MAX_REPEAT, type GrammarContext, type Take } from './grammar-context.js'
-import { count } from './object-grammar.js'
 import { isSchemaObject, type Draft, type Schema } from './schema-document.js'
-import { invalidSchema, UnsupportedSchemaError, pastBudget } from './schema-error.js'
+import { count, invalidSchema, UnsupportedSchemaError, pastBudget } from './schema-error.js'
 
 /**
  * An array schema's expression: tuples (2020-12's `prefixItems`, or `items` as an array with

@@ -1,7 +1,7 @@
 import { literal } from './gbnf.js'
 import { MAX_REPEAT, type GrammarContext, type Take } from './grammar-context.js'
 import { isSchemaObject, satisfiesSiblings, type Schema } from './schema-document.js'
-import { invalidSchema, pointerSegment, UnsupportedSchemaError, pastBudget } from './schema-error.js'
+import { count, invalidSchema, pointerSegment, UnsupportedSchemaError, pastBudget } from './schema-error.js'
 
 /**
  * An object schema's expression. With declared properties, only they are generated (extra properties are
@@ -81,10 +81,4 @@ function record(ctx: GrammarContext, pointer: string, additional: Schema | undef
   const pair = `${key} ws ":" ws ${value}`
   const more = `( ws "," ws ${pair} )${max === null ? '*' : `{0,${max - 1}}`}`
   return ctx.rule((min ?? 0) >= 1 ? `"{" ws ${pair} ${more} ws "}"` : `"{" ws ( ${pair} ${more} )? ws "}"`)
-}
-
-export function count(value: unknown, keyword: string, pointer: string): number | null {
-  if (value === undefined) return null
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) throw invalidSchema(keyword, `${pointer}/${keyword}`, 'must be a non-negative integer')
-  return value
 }

@@ -1,4 +1,5 @@
 import { classChar, gbnfText } from './gbnf.js'
+import { MAX_REPEAT } from './grammar-context.js'
 
 /**
  * A JSON Schema `pattern` (ECMA-262 regular expression) → a GBNF expression for the *JSON-encoded*
@@ -10,9 +11,6 @@ import { classChar, gbnfText } from './gbnf.js'
  * inline flags) throw a PatternError naming them.
  */
 export class PatternError extends Error {}
-
-/** Repetition counts above this are refused: llama.cpp expands `x{m,n}` into n rules. */
-const MAX_REPEAT = 2000
 
 /** Any single JSON string character (as encoded): what `.` and negated classes draw from. */
 const SAFE_EXCLUDED = '"\\\\\\x7F\\x00-\\x1F'

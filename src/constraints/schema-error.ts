@@ -26,6 +26,13 @@ export function invalidSchema(keyword: string, pointer: string, detail: string):
   return new UnsupportedSchemaError(keyword, pointer, detail, false)
 }
 
+/** A count keyword (minLength, maxItems, …): absent, or a non-negative integer. */
+export function count(value: unknown, keyword: string, pointer: string): number | null {
+  if (value === undefined) return null
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) throw invalidSchema(keyword, `${pointer}/${keyword}`, 'must be a non-negative integer')
+  return value
+}
+
 /** A JSON pointer segment (RFC 6901). */
 export function pointerSegment(key: string | number): string {
   return String(key).replace(/~/g, '~0').replace(/\//g, '~1')

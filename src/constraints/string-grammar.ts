@@ -1,5 +1,5 @@
 import { PatternError, patternGrammar } from './regex-grammar.js'
-import { invalidSchema, UnsupportedSchemaError, pastBudget } from './schema-error.js'
+import { count, invalidSchema, UnsupportedSchemaError, pastBudget } from './schema-error.js'
 
 /**
  * Grammars for string `format`s: approximations that only produce valid values (every value they allow
@@ -128,12 +128,6 @@ function lengths(min: number, max: number | null, rule: (body: string) => string
     if (extra % CHUNK > 0) parts.push(`char{0,${extra % CHUNK}}`)
   }
   return parts.length === 0 ? '""' : parts.join(' ')
-}
-
-function count(value: unknown, keyword: string, pointer: string): number | null {
-  if (value === undefined) return null
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) throw invalidSchema(keyword, `${pointer}/${keyword}`, 'must be a non-negative integer')
-  return value
 }
 
 /**

@@ -231,7 +231,7 @@ function decodeResponseFormat(format: ResponseFormat): GrammarSpec | null {
   }
 }
 
-/** JSON object keys are strings: each must spell a token id. Ids beyond the vocabulary are checked by the engine. */
+/** JSON object keys are strings: each must spell a token id. Ids beyond the vocabulary are refused by checkAgainstModel. */
 function decodeLogitBias(bias: Record<string, number> | null | undefined): Map<number, number> {
   const decoded = new Map<number, number>()
   for (const [key, value] of Object.entries(bias ?? {})) {
