@@ -1,7 +1,7 @@
 import { LlamaGrammar, type Token } from 'node-llama-cpp'
 import { ContextLengthExceededError, InvalidRequestError } from '../errors.js'
 import { refuseBeyondContext } from './prompt-bound.js'
-import type { GenerationRequest, GrammarSpec, ToolOptions } from '../generation/request.js'
+import type { GenerationRequest, GrammarSpec } from '../generation/request.js'
 import type { GenerationPlan } from './generation-plan.js'
 import { UnsupportedSchemaError } from '../constraints/schema-error.js'
 import type { LoadedModel } from './loaded-model.js'
@@ -20,8 +20,6 @@ const MAX_CACHED_GRAMMARS = 32
 export class RequestPlanner {
   /** Compiled grammars by GBNF text. */
   private readonly grammars = new Map<string, LlamaGrammar>()
-  /** Tool-call GBNF by tool set: the tools' schemas are converted once per distinct set, not per request. */
-  private readonly toolGrammars = new Map<string, string>()
 
   constructor(private readonly model: Pick<LoadedModel, 'info' | 'config' | 'renderer' | 'vocabulary' | 'model'>) {}
 
@@ -63,7 +61,7 @@ export class RequestPlanner {
     // The codec refused a second grammar beside enforced tool calls.
     if (!tools || tools.choice.kind === 'none') return request.grammar
     try {
-      return { gbnf: this.toolGrammar(tools), schema: null, param: 'tools' }
+      return { gbnf: toolCallGrammar(this.model.renderer.toolFormat, tools)!, schema: null, param: 'tools' }
     } catch (error) {
       if (error instanceof UnsupportedSchemaError) throw new InvalidRequestError(`${error.message} Simplify the tool's parameters.`, 'tools')
       throw error
@@ -126,17 +124,6 @@ export class RequestPlanner {
         if (!this.model.vocabulary.has(token)) throw new InvalidRequestError(`Token id ${token} is not in this model's vocabulary.`, null)
       }
     }
-  }
-
-
-  private toolGrammar(tools: ToolOptions): string {
-    const key = JSON.stringify(tools)
-    let gbnf = this.toolGrammars.get(key)
-    if (gbnf === undefined) {
-      gbnf = toolCallGrammar(this.model.renderer.toolFormat, tools)!
-      remember(this.toolGrammars, key, gbnf)
-    }
-    return gbnf
   }
 }
 
