@@ -1,6 +1,6 @@
-import { Readable } from 'node:stream'
 import type { FastifyReply } from 'fastify'
-import { EngineError, GENERATION_FAILED, ServeError } from '../errors.js'
+import type { ServeError } from '../errors.js'
+import { sendStream, streamFailure } from './sse.js'
 
 /** One named server-sent event. */
 export interface EventFrame {
@@ -16,20 +16,14 @@ export interface EventFrame {
  * frame iterator and so cancels the generation.
  */
 export function sendEventStream(reply: FastifyReply, frames: AsyncIterable<EventFrame>, errorFrames: (error: ServeError) => EventFrame[]): FastifyReply {
-  reply
-    .header('content-type', 'text/event-stream; charset=utf-8')
-    .header('cache-control', 'no-cache')
-    .header('x-accel-buffering', 'no')
-  return reply.send(Readable.from(write(frames, reply, errorFrames), { objectMode: false }))
+  return sendStream(reply, write(frames, reply, errorFrames))
 }
 
 async function* write(frames: AsyncIterable<EventFrame>, reply: FastifyReply, errorFrames: (error: ServeError) => EventFrame[]): AsyncGenerator<string> {
   try {
     for await (const frame of frames) yield serialize(frame)
   } catch (error) {
-    const served = error instanceof ServeError ? error : new EngineError(GENERATION_FAILED, error)
-    reply.request.log.error({ err: error }, 'error after the stream started')
-    for (const frame of errorFrames(served)) yield serialize(frame)
+    for (const frame of errorFrames(streamFailure(reply, error))) yield serialize(frame)
   }
 }
 

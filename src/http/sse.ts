@@ -12,11 +12,25 @@ import { errorBody } from './error-body.js'
  * chunk iterator and so cancels the generation.
  */
 export function sendSse(reply: FastifyReply, chunks: AsyncIterable<unknown>): FastifyReply {
+  return sendStream(reply, frame(chunks, reply))
+}
+
+/** Sends already framed server-sent events as the response body (chat's data frames, named events). */
+export function sendStream(reply: FastifyReply, body: AsyncIterable<string>): FastifyReply {
   reply
     .header('content-type', 'text/event-stream; charset=utf-8')
     .header('cache-control', 'no-cache')
     .header('x-accel-buffering', 'no')
-  return reply.send(Readable.from(frame(chunks, reply), { objectMode: false }))
+  return reply.send(Readable.from(body, { objectMode: false }))
+}
+
+/** The error a stream that already started ends with, logged by its cause. */
+export function streamFailure(reply: FastifyReply, error: unknown): ServeError {
+  const served = error instanceof ServeError ? error : new EngineError(GENERATION_FAILED, error)
+  // A client's error (a grammar that matches nothing) is no server error, though found mid-stream.
+  if (served.status >= 500) reply.request.log.error({ err: error }, 'error after the stream started')
+  else reply.request.log.info({ code: served.code, message: served.message }, 'error after the stream started')
+  return served
 }
 
 async function* frame(chunks: AsyncIterable<unknown>, reply: FastifyReply): AsyncGenerator<string> {
@@ -24,11 +38,7 @@ async function* frame(chunks: AsyncIterable<unknown>, reply: FastifyReply): Asyn
     for await (const chunk of chunks) yield `data: ${JSON.stringify(chunk)}\n\n`
     yield 'data: [DONE]\n\n'
   } catch (error) {
-    const served = error instanceof ServeError ? error : new EngineError(GENERATION_FAILED, error)
-    // A client's error (a grammar that matches nothing) is no server error, though found mid-stream.
-    if (served.status >= 500) reply.request.log.error({ err: error }, 'error after the stream started')
-    else reply.request.log.info({ code: served.code, message: served.message }, 'error after the stream started')
-    yield `data: ${JSON.stringify(errorBody(served))}\n\n`
+    yield `data: ${JSON.stringify(errorBody(streamFailure(reply, error)))}\n\n`
   }
 }
 
