@@ -38,7 +38,8 @@ export interface OutputSetup {
  * one `finished` with usage; a structured output that ended naturally is validated against its schema.
  */
 export class OutputPipeline {
-  private readonly generated: number[] = []
+  /** Completion tokens so far (thinking included). */
+  private generated = 0
   private events: GenerationEvent[] = []
   private done = false
   private textEmitted = false
@@ -58,7 +59,7 @@ export class OutputPipeline {
   private reasoningTokens = 0
   /** Tokens read while the splitter could not yet tell whether a segment opens (counted once it can). */
   private undecidedTokens = 0
-  /** generated.length when the last token was classified (flushes route text without a new token). */
+  /** generated when the last token was classified (flushes route text without a new token). */
   private countedUpTo = 0
 
   constructor(private readonly setup: OutputSetup) {
@@ -71,7 +72,7 @@ export class OutputPipeline {
 
   /** Completion tokens so far (end-of-generation tokens not counted). */
   get completionTokens(): number {
-    return this.generated.length
+    return this.generated
   }
 
   get finished(): boolean {
@@ -107,7 +108,7 @@ export class OutputPipeline {
       return this.checkStructuredOutput()
     }
     this.unreportedTokens++
-    this.generated.push(token)
+    this.generated++
     if (stop.tokenIds.includes(token) && !this.belowMinTokens) {
       // vLLM: the stop token counts and has its logprob, but its text is left out unless include_stop_str_in_output.
       const text = stop.includeStopString ? this.decoder.push(token) + this.decoder.flush() : this.decoder.flush()
@@ -117,19 +118,19 @@ export class OutputPipeline {
     }
     const text = this.decoder.push(token)
     // Stop strings only count once min_tokens are out.
-    if (this.route(text, { final: false, matchStops: this.generated.length > stop.minTokens })) return
-    if (this.generated.length >= this.setup.maxTokens) this.end('length')
+    if (this.route(text, { final: false, matchStops: this.generated > stop.minTokens })) return
+    if (this.generated >= this.setup.maxTokens) this.end('length')
   }
 
   /** Ends without a stop string so far: what was held back can no longer become one, so it is real text. */
   end(reason: FinishReason): void {
     if (this.done) return
-    if (this.route(this.decoder.flush(), { final: true, matchStops: this.generated.length > this.setup.request.stop.minTokens })) return
+    if (this.route(this.decoder.flush(), { final: true, matchStops: this.generated > this.setup.request.stop.minTokens })) return
     this.finish(reason, null)
   }
 
   private get belowMinTokens(): boolean {
-    return this.generated.length < this.setup.request.stop.minTokens
+    return this.generated < this.setup.request.stop.minTokens
   }
 
   /**
@@ -170,8 +171,8 @@ export class OutputPipeline {
    * blanks, part of `<think>`) count once the segment turns out to open.
    */
   private countReasoningToken(): void {
-    if (this.generated.length === this.countedUpTo) return
-    this.countedUpTo = this.generated.length
+    if (this.generated === this.countedUpTo) return
+    this.countedUpTo = this.generated
     const splitter = this.splitter!
     if (splitter.undecided) {
       this.undecidedTokens++
@@ -283,7 +284,7 @@ export class OutputPipeline {
       stopReason,
       usage: {
         promptTokens: this.setup.promptTokens.length,
-        completionTokens: this.generated.length,
+        completionTokens: this.generated,
         cachedTokens: this.setup.cachedTokens,
         ...(this.splitter ? { reasoningTokens: this.reasoningTokens } : {}),
       },
