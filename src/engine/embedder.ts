@@ -73,10 +73,8 @@ export class Embedder {
     const { contextSize } = this.loaded.info
     const tokenized = inputs.map((input, i) => {
       if (typeof input === 'string') {
-        // Refused before tokenizing (synchronous, ~1 ms per kB) when it cannot fit whatever its tokens are.
-        const atLeast = this.loaded.vocabulary.minimumTokens(input.length)
-        if (atLeast > contextSize) throw new ContextLengthExceededError(atLeast, contextSize, where(i), true)
-        return this.tokenizer.tokenize(input, true)
+        // tokenize refuses, before tokenizing, a text that cannot fit whatever its tokens are.
+        return this.tokenizer.tokenize(input, true, where(i))
       }
       this.tokenizer.checkIds(input)
       return [...input]

@@ -12,3 +12,8 @@ export function refuseBeyondContext(vocabulary: Vocabulary, contextSize: number,
   const atLeast = vocabulary.minimumTokens(chars)
   if (atLeast + reserve > contextSize) throw new ContextLengthExceededError(atLeast, contextSize, param, true)
 }
+
+/** Characters of chat message contents, as the bound counts them (the template adds its own text later). */
+export function messageChars(messages: readonly { content: string }[]): number {
+  return messages.reduce((sum, m) => sum + m.content.trim().length, 0)
+}

@@ -1,6 +1,6 @@
 import { LlamaGrammar, type Token } from 'node-llama-cpp'
 import { ContextLengthExceededError, InvalidRequestError } from '../errors.js'
-import { refuseBeyondContext } from './prompt-bound.js'
+import { messageChars, refuseBeyondContext } from './prompt-bound.js'
 import type { GenerationRequest, GrammarSpec } from '../generation/request.js'
 import type { GenerationPlan } from './generation-plan.js'
 import { UnsupportedSchemaError } from '../constraints/schema-error.js'
@@ -79,7 +79,7 @@ export class RequestPlanner {
     const input = request.input
     if (input.kind === 'tokens') return
     const chars =
-      input.kind === 'chat' ? input.messages.reduce((sum, m) => sum + m.content.trim().length, 0)
+      input.kind === 'chat' ? messageChars(input.messages)
       : input.kind === 'text' ? input.text.length
       : input.prefix.length + input.suffix.length
     refuseBeyondContext(this.model.vocabulary, this.model.info.contextSize, chars, promptParam(request), 1)

@@ -2,7 +2,7 @@ import type { Token } from 'node-llama-cpp'
 import { InvalidRequestError } from '../errors.js'
 import type { LoadedModel } from './loaded-model.js'
 import type { ChatMessage, ChatTemplateOptions, ToolDefinition } from '../generation/request.js'
-import { refuseBeyondContext } from './prompt-bound.js'
+import { messageChars, refuseBeyondContext } from './prompt-bound.js'
 
 /**
  * Text ↔ token ids for one loaded model, as the rest of the server sees them: `/tokenize` and
@@ -31,7 +31,7 @@ export class Tokenizer {
   /** Chat messages (and the tools offered) through the model's chat template: exactly the prompt a generation evaluates. */
   render(messages: readonly ChatMessage[], template: ChatTemplateOptions | null = null, tools: readonly ToolDefinition[] | null = null): number[] {
     // Contents first (before the template runs over them), then the rendered text (tools included).
-    this.refuseBeyondContext(messages.reduce((sum, m) => sum + m.content.trim().length, 0), 'messages')
+    this.refuseBeyondContext(messageChars(messages), 'messages')
     return this.loaded.renderer.render(messages, tools, template, (chars) => this.refuseBeyondContext(chars, 'messages')).tokens
   }
 
