@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import { StartupError } from '../errors.js'
 
@@ -46,7 +47,7 @@ export async function probeDownload(url: string, options: ProbeOptions): Promise
       { source: options.source, attempt, cause: outcome.cause, retryInMs },
       `model: ${outcome.cause}; retrying in ${Math.ceil(retryInMs / 1000)} s`,
     )
-    await sleep(retryInMs, options.signal)
+    await sleep(retryInMs, undefined, { signal: options.signal })
     backoffMs = Math.min(backoffMs * 2, MAX_BACKOFF_MS)
   }
 }
@@ -96,19 +97,4 @@ function describeNetworkError(error: unknown, url: string): Outcome {
   if (code === 'ECONNREFUSED') return { cause: `connection refused by ${host}`, retryable: true }
   if (typeof code === 'string' && /CERT|SSL|TLS|SELF_SIGNED/.test(code)) return { cause: `TLS error with ${host}: ${message} (${code})`, retryable: true }
   return { cause: `${message}${typeof code === 'string' && !message.includes(code) ? ` (${code})` : ''} from ${host}`, retryable: true }
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    signal?.throwIfAborted()
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort)
-      resolve()
-    }, ms)
-    const onAbort = () => {
-      clearTimeout(timer)
-      reject(signal!.reason)
-    }
-    signal?.addEventListener('abort', onAbort, { once: true })
-  })
 }
