@@ -85,26 +85,29 @@ describe('determinism', () => {
 
   it('--deterministic-prefill: a warm prefix cache gives the same output as a cold one, and reports cached tokens', async () => {
     const d = await startTestServer({ deterministicPrefill: true })
-    // Long enough for several aligned prefill chunks (128 tokens each).
-    const system = Array.from({ length: 20 }, (_, i) => `Rule ${i}: be kind to the reader.`).join(' ')
-    const ask = (question: string) =>
-      d.client.chat.completions.create({
-        model: MODEL,
-        messages: [{ role: 'system', content: system }, ...user(question)],
-        max_tokens: 24,
-        temperature: 1,
-        seed: 77,
-      })
-    const cold = await ask('What is the first rule?')
-    const other = await ask('What is the last rule?')
-    const warm = await ask('What is the first rule?')
-    expect(cold.usage!.prompt_tokens).toBeGreaterThan(256)
-    expect(cold.usage!.prompt_tokens_details!.cached_tokens).toBe(0)
-    expect(other.usage!.prompt_tokens_details!.cached_tokens).toBeGreaterThanOrEqual(128)
-    expect(warm.usage!.prompt_tokens_details!.cached_tokens).toBeGreaterThanOrEqual(128)
-    expect(warm.usage!.prompt_tokens_details!.cached_tokens! % 128).toBe(0)
-    expect(warm.choices[0]!.message.content).toBe(cold.choices[0]!.message.content)
-    await d.close()
+    try {
+      // Long enough for several aligned prefill chunks (128 tokens each).
+      const system = Array.from({ length: 20 }, (_, i) => `Rule ${i}: be kind to the reader.`).join(' ')
+      const ask = (question: string) =>
+        d.client.chat.completions.create({
+          model: MODEL,
+          messages: [{ role: 'system', content: system }, ...user(question)],
+          max_tokens: 24,
+          temperature: 1,
+          seed: 77,
+        })
+      const cold = await ask('What is the first rule?')
+      const other = await ask('What is the last rule?')
+      const warm = await ask('What is the first rule?')
+      expect(cold.usage!.prompt_tokens).toBeGreaterThan(256)
+      expect(cold.usage!.prompt_tokens_details!.cached_tokens).toBe(0)
+      expect(other.usage!.prompt_tokens_details!.cached_tokens).toBeGreaterThanOrEqual(128)
+      expect(warm.usage!.prompt_tokens_details!.cached_tokens).toBeGreaterThanOrEqual(128)
+      expect(warm.usage!.prompt_tokens_details!.cached_tokens! % 128).toBe(0)
+      expect(warm.choices[0]!.message.content).toBe(cold.choices[0]!.message.content)
+    } finally {
+      await d.close()
+    }
   })
 
   it('by default any cached prefix is reused: a repeated short prompt reports all but its last token cached', async () => {

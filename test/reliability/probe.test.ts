@@ -6,7 +6,7 @@ import { ServeMetrics } from '../../src/observability/metrics.js'
 import type { ModelBackend } from '../../src/generation/backend.js'
 import { runCli, waitHealthy, type CliRun } from '../helpers/cli-process.js'
 import { TINY_MODEL_PATH } from '../helpers/models.js'
-import { parsePrometheus, scrape, value } from '../helpers/prometheus.js'
+import { scrape, value } from '../helpers/prometheus.js'
 import { postJson, startTestServer, type TestServer } from '../helpers/test-server.js'
 import { errorBodyProblems } from './answer-checks.js'
 import { capturingLogger, CLIENT_LEFT, logProblems } from './log-capture.js'
@@ -63,7 +63,7 @@ describe('finding 2: errors are classified by cause, not by socket flags', () =>
   })
 
   it('a client that leaves mid-body is logged as aborted (499) and counted, with no error line', async () => {
-    const before = parsePrometheus(await (await fetch(`${origin}/metrics`)).text())
+    const before = await scrape(origin)
     const head = httpRequest('POST', '/v1/chat/completions', [['Host', 'probe'], ['Content-Type', 'application/json'], ['Content-Length', '100000'], ['x-request-id', 'left-mid-body']])
     await new Promise<void>((resolve) => {
       const { hostname, port } = new URL(origin)
@@ -80,7 +80,7 @@ describe('finding 2: errors are classified by cause, not by socket flags', () =>
     expect(lines.find((l) => l.msg === 'request')).toMatchObject({ status: 499, outcome: 'aborted', route: '/v1/chat/completions' })
     expect(lines.some((l) => l.msg === CLIENT_LEFT)).toBe(true)
     expect(lines.filter((l) => l.level >= 50)).toEqual([])
-    const after = parsePrometheus(await (await fetch(`${origin}/metrics`)).text())
+    const after = await scrape(origin)
     const count = (s: typeof after) => value(s, 'gguf_serve_http_requests_total', { route: '/v1/chat/completions', status: '499' })
     expect(count(after) - count(before)).toBe(1)
     // The thrown-exception request of the test above is an expected error line; nothing else is.
