@@ -323,6 +323,16 @@ describe('errors on /v1/messages: Anthropic’s envelope and statuses', () => {
   })
 })
 
+describe('models named by an alias pattern', () => {
+  it('GET /v1/models/{name} finds the model a pattern alias routes the name to, as requests do', async () => {
+    const headers = { authorization: `Bearer ${KEY}` }
+    const found = await fetch(`${t.origin}/v1/models/${MODEL}`, { headers })
+    expect(found.status).toBe(200)
+    expect(((await found.json()) as { id: string }).id).toBe('tiny-hermes')
+    expect((await fetch(`${t.origin}/v1/models/gpt-4o`, { headers })).status).toBe(404)
+  })
+})
+
 describe('the Messages routes in the API description and metrics', () => {
   it('OpenAPI lists both routes; metrics count them by route', async () => {
     const spec = (await (await fetch(`${t.origin}/openapi.json`)).json()) as { paths: Record<string, unknown> }

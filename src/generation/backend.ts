@@ -98,6 +98,8 @@ export interface ModelBackend {
   readonly ready: boolean
   /** Every configured model, in configuration order. */
   describe(): ModelDescription[]
+  /** The configured model a name (id, alias or alias pattern) stands for, without loading it; null when none. */
+  find(name: string): ModelDescription | null
   /** Resolves the model name (id, alias, or empty for the first model), loading it when needed. */
   defaults(model: string | null | undefined): Promise<ModelDefaults>
   /**

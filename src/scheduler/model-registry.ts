@@ -23,6 +23,11 @@ export class ModelRegistry implements ModelBackend {
     return this.router.list().map(describeModel)
   }
 
+  find(name: string): ModelDescription | null {
+    const model = this.router.find(name)
+    return model ? describeModel(model) : null
+  }
+
   async defaults(model: string | null | undefined): Promise<ModelDefaults> {
     const scheduler = await this.router.acquire(model)
     const { info, config } = scheduler.model

@@ -61,6 +61,10 @@ export class FakeBackend implements ModelBackend {
     ]
   }
 
+  find(name: string): ModelDescription | null {
+    return this.describe().find((m) => m.id === name || m.aliases.includes(name)) ?? null
+  }
+
   async defaults(model: string | null | undefined): Promise<ModelDefaults> {
     if (model && model !== FAKE_MODEL && model !== 'fake-alias') throw new ModelNotFoundError(model, [FAKE_MODEL])
     return { id: FAKE_MODEL, fingerprint: 'fp_fake', maxChoices: 4, parallel: 2, vocabularySize: 1000, maxFanOut: 16, embeddingSize: 4, defaults: { maxTokens: 16 }, trustRequestChatTemplate: false }

@@ -22,9 +22,8 @@ export const modelRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const id = decodeURIComponent(request.params['*'])
-      const models = app.models.describe()
-      const found = models.find((m) => m.id === id || m.aliases.includes(id))
-      if (!found) throw new ModelNotFoundError(id, models.map((m) => m.id))
+      const found = app.models.find(id)
+      if (!found) throw new ModelNotFoundError(id, app.models.describe().map((m) => m.id))
       return toModelObject(found)
     },
   )
