@@ -52,6 +52,7 @@ export class Slot {
 
   /** Records that prompt[start, end) was evaluated as one batch: reusable when that is a whole aligned chunk. */
   markEvaluated(prompt: readonly Token[], start: number, end: number): void {
+    if (!this.prefill.deterministic) return // the KV cache's own tokens are the reusable prefix (reusableLength)
     const chunk = this.prefill.chunkTokens
     if (start === this.reusable.length && start % chunk === 0 && end === start + chunk) {
       this.reusable = prompt.slice(0, end) as Token[]
@@ -60,6 +61,7 @@ export class Slot {
 
   /** After copying another slot's KV cache up to `upTo`, its reusable prefix is ours too. */
   adoptReusable(other: Slot, upTo: number): void {
+    if (!this.prefill.deterministic) return
     const length = Math.min(other.reusable.length, upTo)
     this.reusable = other.reusable.slice(0, length - (length % this.prefill.chunkTokens))
   }
