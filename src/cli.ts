@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander'
+import { BENCH_PRESETS } from './bench/presets.js'
 import { loadConfig } from './config/load-config.js'
 import { StartupError } from './errors.js'
 import { createLogger } from './observability/logger.js'
@@ -143,7 +144,12 @@ program
   .option('--batch-size <tokens>', 'engine run: llama.cpp batch size', '512')
   .option('--api-key <key>', 'sent as a Bearer token [env: OPENAI_API_KEY]')
   .option('--model <id>', 'model to request (default: the first one GET /models lists)')
-  .option('--preset <name>', 'a named workload standing for the flags it sets (a flag given wins): chat-default (~200-token prompts, 64 output tokens, temperature 0.7, no top_k, concurrency 1,4,8) or chat-default-greedy (the same at temperature 0)')
+  .option(
+    '--preset <name>',
+    `a named workload standing for the flags it sets (a flag given wins): ${Object.entries(BENCH_PRESETS)
+      .map(([name, preset]) => `${name} (${preset.description}, concurrency ${preset.concurrency})`)
+      .join(' or ')}`,
+  )
   .option('--concurrency <list>', 'comma-separated concurrency levels (default: 1,2,4 unless --request-rate is given)')
   .option('--request-rate <list>', 'comma-separated request rates (req/s, Poisson arrivals), run after the concurrency levels')
   .option('--requests <N>', 'requests per level (and round)', '16')
