@@ -11,6 +11,7 @@ import {
   MessagesRequestSchema,
 } from '../../api/schemas/messages.js'
 import { abortSignalFor } from '../abort-signal.js'
+import { countChatPrompt } from '../count-prompt.js'
 import { sendEventStream, withHeartbeat } from '../event-stream.js'
 import { toServeError } from '../plugins/errors.js'
 import { reportRelaxedSchema } from '../schema-relaxed.js'
@@ -77,11 +78,7 @@ export const messagesRoutes: FastifyPluginAsyncTypebox<{
     async (request, reply) => {
       const model = await app.models.defaults(request.body.model)
       const { input, tools } = decodeMessagesPrompt(request.body)
-      const counted = await app.models.tokenize(
-        { model: model.id, input: { ...input, tools: tools?.definitions ?? null }, withPieces: false },
-        { signal: abortSignalFor(reply) },
-      )
-      return { input_tokens: counted.tokens.length }
+      return { input_tokens: (await countChatPrompt(app.models, model.id, input, tools, abortSignalFor(reply))).tokens }
     },
   )
 }

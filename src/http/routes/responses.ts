@@ -15,6 +15,7 @@ import { EngineError, NotFoundError } from '../../errors.js'
 import type { GenerationEvent } from '../../generation/events.js'
 import type { GenerationRequest } from '../../generation/request.js'
 import { abortSignalFor } from '../abort-signal.js'
+import { countChatPrompt } from '../count-prompt.js'
 import { reportRelaxedSchema } from '../schema-relaxed.js'
 import { sendEventStream } from '../event-stream.js'
 import { flatMap, startIterable } from '../sse.js'
@@ -72,12 +73,10 @@ export const responseRoutes: FastifyPluginAsyncTypebox = async (app) => {
   )
 }
 
-/** The prompt's length as the engine renders it (messages, template options and tools), and the model's context. */
-async function countPrompt(app: FastifyInstance, generation: GenerationRequest, signal: AbortSignal): Promise<{ tokens: number; contextSize: number }> {
+/** A response request's prompt length as the engine renders it, and the model's context. */
+function countPrompt(app: FastifyInstance, generation: GenerationRequest, signal: AbortSignal): Promise<{ tokens: number; contextSize: number }> {
   if (generation.input.kind !== 'chat') throw new EngineError('A response request decoded to a non-chat input.')
-  const input = { ...generation.input, tools: generation.tools?.definitions ?? null }
-  const counted = await app.models.tokenize({ model: generation.model, input, withPieces: false }, { signal })
-  return { tokens: counted.tokens.length, contextSize: counted.contextSize }
+  return countChatPrompt(app.models, generation.model, generation.input, generation.tools ?? null, signal)
 }
 
 /** The stored turns a request continues: `previous_response_id`'s conversation and the items `item_reference`s name. */
