@@ -12,19 +12,17 @@ export interface EmbeddingJob {
   encoding: EmbeddingEncoding
 }
 
-/** Wire request → protocol-free request; `model` is the resolved id, `facts` (when known) bound dimensions and token ids. */
-export function decodeEmbeddingRequest(body: EmbeddingRequest, model: string, facts?: Pick<ModelDefaults, 'embeddingSize' | 'vocabularySize'>): EmbeddingJob {
+/** Wire request → protocol-free request; `model` is the resolved id, `facts` bound dimensions and token ids. */
+export function decodeEmbeddingRequest(body: EmbeddingRequest, model: string, facts: Pick<ModelDefaults, 'embeddingSize' | 'vocabularySize'>): EmbeddingJob {
   const inputs = decodeInputs(body.input)
   const dimensions = body.dimensions ?? null
-  if (facts) {
-    const size = facts.embeddingSize
-    if (dimensions !== null && dimensions > size) {
-      throw new InvalidRequestError(`dimensions is ${dimensions}, but this model's embeddings have ${size}; send at most ${size}.`, 'dimensions')
-    }
-    inputs.forEach((input, i) => {
-      if (typeof input !== 'string') checkTokenIds(input, facts.vocabularySize, 'input', inputs.length > 1 ? `input[${i}]` : 'input')
-    })
+  const size = facts.embeddingSize
+  if (dimensions !== null && dimensions > size) {
+    throw new InvalidRequestError(`dimensions is ${dimensions}, but this model's embeddings have ${size}; send at most ${size}.`, 'dimensions')
   }
+  inputs.forEach((input, i) => {
+    if (typeof input !== 'string') checkTokenIds(input, facts.vocabularySize, 'input', inputs.length > 1 ? `input[${i}]` : 'input')
+  })
   return { request: { model, inputs, dimensions }, encoding: body.encoding_format ?? 'float' }
 }
 

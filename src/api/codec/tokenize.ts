@@ -33,7 +33,7 @@ export function encodeTokenizeResponse({ tokens, pieces, contextSize }: Tokenize
 }
 
 /** Wire request → ids to turn back into text; special tokens are left out unless `skip_special_tokens` is false. */
-export function decodeDetokenizeRequest(body: DetokenizeWire, model: string, facts?: Pick<ModelDefaults, 'vocabularySize'>): DetokenizeRequest {
-  if (facts) checkTokenIds(body.tokens, facts.vocabularySize, 'tokens')
+export function decodeDetokenizeRequest(body: DetokenizeWire, model: string, facts: Pick<ModelDefaults, 'vocabularySize'>): DetokenizeRequest {
+  checkTokenIds(body.tokens, facts.vocabularySize, 'tokens')
   return { model, tokens: body.tokens, keepSpecial: !(body.skip_special_tokens ?? true) }
 }
