@@ -102,9 +102,12 @@ describe('LangChain', () => {
   it('bindTools with a zod tool', async () => {
     const placeOrder = tool(async (order) => JSON.stringify(order), { name: 'place_order', description: 'Places an order.', schema: Order })
     const message = await model().bindTools([placeOrder], { tool_choice: 'required' }).invoke('Place the order.')
-    expect(message.tool_calls).toHaveLength(1)
-    expect(message.tool_calls![0]!.name).toBe('place_order')
-    expect(Order.parse(message.tool_calls![0]!.args)).toEqual(message.tool_calls![0]!.args)
+    // Unseeded at temperature 1 with parallel_tool_calls at its default (true): one call or several, each valid.
+    expect(message.tool_calls!.length).toBeGreaterThanOrEqual(1)
+    for (const call of message.tool_calls!) {
+      expect(call.name).toBe('place_order')
+      expect(Order.parse(call.args)).toEqual(call.args)
+    }
   })
 })
 
