@@ -56,9 +56,9 @@ describe('finding 2: errors are classified by cause, not by socket flags', () =>
     expect(res.json.error.message).toContain(id)
     expect(res.json.error.message).not.toMatch(/boom/)
     expect(errorBodyProblems(res.text)).toEqual([])
-    await new Promise((r) => setTimeout(r, 50))
-    const logged = log.lines.find((l) => l.reqId === id && l.level === 50)
-    expect(logged?.err?.stack).toMatch(/TypeError: boom[\s\S]*\n\s+at /)
+    const errorLine = () => log.lines.find((l) => l.reqId === id && l.level === 50)
+    await expect.poll(errorLine).toBeDefined()
+    expect(errorLine()?.err?.stack).toMatch(/TypeError: boom[\s\S]*\n\s+at /)
     expect(log.lines.find((l) => l.reqId === id && l.msg === 'request')).toMatchObject({ status: 500, outcome: 'completed' })
   })
 
@@ -74,8 +74,7 @@ describe('finding 2: errors are classified by cause, not by socket flags', () =>
       socket.on('close', () => resolve())
       socket.on('error', () => {})
     })
-    const deadline = Date.now() + 5_000
-    while (!log.lines.some((l) => l.reqId === 'left-mid-body' && l.msg === 'request') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+    await expect.poll(() => log.lines.some((l) => l.reqId === 'left-mid-body' && l.msg === 'request'), { timeout: 5_000 }).toBe(true)
     const lines = log.lines.filter((l) => l.reqId === 'left-mid-body')
     expect(lines.find((l) => l.msg === 'request')).toMatchObject({ status: 499, outcome: 'aborted', route: '/v1/chat/completions' })
     expect(lines.some((l) => l.msg === CLIENT_LEFT)).toBe(true)
