@@ -85,10 +85,8 @@ program
     const { startServer } = await import('./server.js')
     server = await startServer(loaded, log)
     if (stopping) shutDown(server, log)
-    // A load cut short by the stop is not a start-up failure.
-    server.ready.catch((error: unknown) => {
-      if (!stopping) fail(error)
-    })
+    // A load cut short by the stop (a download aborted, its partial file kept) is not a start-up failure.
+    server.ready.catch((error: unknown) => (stopping ? log.info((error as Error).message) : fail(error)))
   })
 
 // The download commands take the download settings from the same places as `start`.
@@ -174,8 +172,6 @@ program
   })
 
 function shutDown(server: RunningServer, log: Logger): void {
-  // A download in progress is aborted at once (its partial file kept); the start then did not fail.
-  server.ready.catch((error: unknown) => log.info((error as Error).message))
   server.close().then(
     () => {
       log.info('stopped')

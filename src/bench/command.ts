@@ -52,15 +52,12 @@ function integer(flag: string, value: string, min: number): number {
   return n
 }
 
-function fraction(flag: string, value: string): number {
+/** A number in [min, max], or [min, max) when `open` (a range fraction of 1 would allow zero-length requests). */
+function bounded(flag: string, value: string, min: number, max: number, open = false): number {
   const n = Number(value)
-  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n >= 1) throw new StartupError(`${flag} must be a number in [0, 1), got "${value}"`)
-  return n
-}
-
-function temperature(value: string): number {
-  const n = Number(value)
-  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 2) throw new StartupError(`--temperature must be a number in [0, 2], got "${value}"`)
+  if (value.trim() === '' || !Number.isFinite(n) || n < min || n > max || (open && n === max)) {
+    throw new StartupError(`${flag} must be a number in [${min}, ${max}${open ? ')' : ']'}, got "${value}"`)
+  }
   return n
 }
 
@@ -156,10 +153,10 @@ export async function bench(given: BenchFlags): Promise<void> {
     rounds: integer('--rounds', flags.rounds, 1),
     warmup: integer('--warmup', flags.warmup, 0),
     workload: {
-      promptTokens: { mean: integer('--prompt-tokens', flags.promptTokens ?? '128', 1), range: fraction('--prompt-tokens-range', flags.promptTokensRange) },
-      outputTokens: { mean: integer('--output-tokens', flags.outputTokens ?? '128', 1), range: fraction('--output-tokens-range', flags.outputTokensRange) },
+      promptTokens: { mean: integer('--prompt-tokens', flags.promptTokens ?? '128', 1), range: bounded('--prompt-tokens-range', flags.promptTokensRange, 0, 1, true) },
+      outputTokens: { mean: integer('--output-tokens', flags.outputTokens ?? '128', 1), range: bounded('--output-tokens-range', flags.outputTokensRange, 0, 1, true) },
       seed: integer('--seed', flags.seed, 0),
-      temperature: temperature(flags.temperature ?? '0'),
+      temperature: bounded('--temperature', flags.temperature ?? '0', 0, 2),
     },
   }
   const startedAt = new Date().toISOString()

@@ -126,18 +126,14 @@ function readKeysFile(file: string): string[] {
  * The keys themselves never reach a message.
  */
 function checkCredentials(config: Config): void {
-  const carried = (key: string) => /^[!-~]+$/.test(key)
-  const bad = config.server.apiKeys.findIndex((key) => !carried(key))
-  if (bad >= 0) {
+  const credentials: Array<[string, string | undefined]> = [
+    ...config.server.apiKeys.map((key, i): [string, string] => [`API key ${i + 1} (server.apiKeys, --api-key, --api-key-file)`, key]),
+    ['The metrics token (server.metricsToken, --metrics-token)', config.server.metricsToken],
+  ]
+  const bad = credentials.find(([, value]) => value !== undefined && !/^[!-~]+$/.test(value))
+  if (bad) {
     throw new StartupError(
-      `API key ${bad + 1} (server.apiKeys, --api-key, --api-key-file) has a space, control or non-ASCII character, which an ` +
-        '"Authorization: Bearer" header cannot carry; use printable ASCII characters only.',
-    )
-  }
-  if (config.server.metricsToken !== undefined && !carried(config.server.metricsToken)) {
-    throw new StartupError(
-      'The metrics token (server.metricsToken, --metrics-token) has a space, control or non-ASCII character, which an ' +
-        '"Authorization: Bearer" header cannot carry; use printable ASCII characters only.',
+      `${bad[0]} has a space, control or non-ASCII character, which an "Authorization: Bearer" header cannot carry; use printable ASCII characters only.`,
     )
   }
 }

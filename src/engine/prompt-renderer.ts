@@ -57,7 +57,7 @@ export class PromptRenderer {
     const { stopTokenIds, stopTexts } = this.wrapper ? turnTerminators(this.wrapper, model) : { stopTokenIds: new Set<number>(), stopTexts: [] }
     this.stopTokenIds = stopTokenIds
     this.stopTexts = stopTexts
-    this.compiled = this.template ? describe(this.template, this.template.source) : null
+    this.compiled = this.template ? describe(this.template) : null
     // A template that does not know tools gets them inlined in the Hermes format (tool-prompt.ts).
     this.toolFormat = detectToolCallFormat(this.compiled?.knowsTools ? this.compiled.template.source : null)
   }
@@ -126,7 +126,7 @@ export class PromptRenderer {
     }
     if (!source.trim()) throw new InvalidRequestError("'chat_template' is empty; send a Jinja template or leave it out.", 'chat_template')
     try {
-      compiled = describe(new ChatTemplate(source), source)
+      compiled = describe(new ChatTemplate(source))
     } catch (error) {
       throw new InvalidRequestError(`'chat_template' does not parse as a Jinja template: ${(error as Error).message}`, 'chat_template')
     }
@@ -144,8 +144,8 @@ export class PromptRenderer {
 }
 
 /** What the renderer needs to know about a template, read once from its text. */
-function describe(template: ChatTemplate, source: string): CompiledTemplate {
-  return { template, knowsTools: /\btools\b/.test(source), thinks: source.includes(THINK_OPEN) }
+function describe(template: ChatTemplate): CompiledTemplate {
+  return { template, knowsTools: /\btools\b/.test(template.source), thinks: template.source.includes(THINK_OPEN) }
 }
 
 /**
