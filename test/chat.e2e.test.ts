@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { postJson, sseEvents, startTestServer, type TestServer } from './helpers/test-server.js'
+import { sseEvents } from './helpers/sse.js'
+import { postJson, startTestServer, type TestServer } from './helpers/test-server.js'
 
 let t: TestServer
 const MODEL = 'tiny-chat'

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { STORIES_MODEL_PATH } from './helpers/models.js'
-import { postJson, sseEvents, startTestServer, type TestServer } from './helpers/test-server.js'
+import { sseEvents } from './helpers/sse.js'
+import { postJson, startTestServer, type TestServer } from './helpers/test-server.js'
 
 let t: TestServer
 const MODEL = 'tiny-chat'

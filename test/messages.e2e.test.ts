@@ -2,6 +2,7 @@ import Anthropic, { AuthenticationError, BadRequestError, NotFoundError, type AP
 import { Ajv } from 'ajv'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { HERMES_MODEL_PATH } from './helpers/models.js'
+import { parseTypedEvents } from './helpers/sse.js'
 import { postJson, startTestServer, type TestServer } from './helpers/test-server.js'
 
 /** The Anthropic Messages API with Anthropic's own SDK, on a tiny model whose template teaches tools. */
@@ -58,18 +59,6 @@ function expectValidToolUse(block: Anthropic.ContentBlock | undefined, names: st
   expect(names).toContain(use.name)
   expect(VALIDATE.get(use.name)!(use.input), JSON.stringify(use.input)).toBe(true)
   return use
-}
-
-/** Raw SSE: each event's `event:` name and parsed data, in order. */
-function rawEvents(text: string): Array<{ event: string; data: any }> {
-  return text
-    .split('\n\n')
-    .filter((chunk) => chunk.trim())
-    .map((chunk) => {
-      const event = /^event: (.*)$/m.exec(chunk)![1]!
-      const data = JSON.parse(/^data: (.*)$/m.exec(chunk)![1]!)
-      return { event, data }
-    })
 }
 
 describe('POST /v1/messages', () => {
@@ -143,10 +132,10 @@ describe('POST /v1/messages', () => {
     expect(res.status).toBe(200)
     expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/)
     expect(res.headers.get('request-id')).toBeTruthy()
-    const events = rawEvents(await res.text()).filter((e) => e.event !== 'ping')
-    for (const { event, data } of events) expect(data.type).toBe(event)
-    expect(events[0]!.data.message).toMatchObject({ content: [], stop_reason: null, usage: { output_tokens: 0 } })
-    expect(events.at(-2)!.data).toMatchObject({ delta: { stop_reason: expect.any(String) }, usage: { output_tokens: expect.any(Number) } })
+    // Throws unless each event's name repeats its payload's type.
+    const events = parseTypedEvents(await res.text()).filter((e) => e.type !== 'ping')
+    expect(events[0]!.message).toMatchObject({ content: [], stop_reason: null, usage: { output_tokens: 0 } })
+    expect(events.at(-2)!).toMatchObject({ delta: { stop_reason: expect.any(String) }, usage: { output_tokens: expect.any(Number) } })
   })
 
   it('tool_choice tool: one tool_use of that tool, its input valid against input_schema', async () => {

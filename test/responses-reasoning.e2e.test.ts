@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { THINKING_MODEL_PATH } from './helpers/models.js'
-import { checkResponseStream, parseResponseEvents } from './helpers/response-events.js'
+import { checkResponseStream } from './helpers/response-events.js'
+import { parseTypedEvents } from './helpers/sse.js'
 import { postJson, startTestServer, type TestServer } from './helpers/test-server.js'
 
 let t: TestServer
@@ -29,7 +30,7 @@ describe('reasoning items (a <think> template)', () => {
     expect(res.json.usage.output_tokens_details.reasoning_tokens).toBeGreaterThan(0)
     expect(res.json.reasoning).toEqual({ effort: 'high', summary: null })
 
-    const streamed = parseResponseEvents((await postJson(t.origin, '/v1/responses', { ...body, stream: true })).text)
+    const streamed = parseTypedEvents((await postJson(t.origin, '/v1/responses', { ...body, stream: true })).text)
     const final = checkResponseStream(streamed)
     expect(streamed.some((e) => e.type === 'response.reasoning_text.delta')).toBe(true)
     expect(final.output.map((o: any) => o.content)).toEqual(res.json.output.map((o: any) => o.content))

@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { SPM_VOCAB } from '../src/gguf/spm-vocab.js'
 import { postJson, startTestServer, type TestServer } from './helpers/test-server.js'
-import { checkResponseStream, parseResponseEvents } from './helpers/response-events.js'
+import { checkResponseStream } from './helpers/response-events.js'
+import { parseTypedEvents } from './helpers/sse.js'
 
 let t: TestServer
 const model = 'tiny-chat'
@@ -82,7 +83,7 @@ describe('POST /v1/responses with openai-node', () => {
     expect(plain.status, plain.text).toBe(200)
     const raw = await fetch(`${t.origin}/v1/responses`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...body, stream: true }) })
     expect(raw.headers.get('content-type')).toMatch(/^text\/event-stream/)
-    const events = parseResponseEvents(await raw.text())
+    const events = parseTypedEvents(await raw.text())
     expect(events.map((e) => e.sequence_number)).toEqual(events.map((_, i) => i))
     const types = events.map((e) => e.type)
     const deltas = types.filter((type) => type === 'response.output_text.delta').length
@@ -176,7 +177,7 @@ describe('function tools', () => {
     expect(response.tools[0]).toMatchObject({ type: 'function', name: 'get_weather', strict: true })
 
     const raw = await postJson(t.origin, '/v1/responses', { model, input: 'Weather?', tools: [WEATHER], tool_choice: 'required', parallel_tool_calls: false, max_output_tokens: 200, stream: true, ...NUDGES })
-    const events = parseResponseEvents(raw.text)
+    const events = parseTypedEvents(raw.text)
     checkResponseStream(events)
     const types = events.map((e) => e.type)
     expect(types.slice(0, 3)).toEqual(['response.created', 'response.in_progress', 'response.output_item.added'])

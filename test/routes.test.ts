@@ -7,6 +7,7 @@ import { buildApp } from '../src/http/app.js'
 import { createLogger } from '../src/observability/logger.js'
 import { ServeMetrics } from '../src/observability/metrics.js'
 import { FAKE_MODEL, FakeBackend, textScript } from './helpers/fake-backend.js'
+import { sseEvents } from './helpers/sse.js'
 
 /**
  * The middle ring: every route built by buildApp against a fake backend (scripted event streams), so
@@ -30,14 +31,6 @@ afterEach(async () => {
 const chat = (extra: Record<string, unknown> = {}) => ({ model: FAKE_MODEL, messages: [{ role: 'user', content: 'hi' }], ...extra })
 const post = (url: string, payload: unknown) => app.inject({ method: 'POST', url, payload: payload as object })
 
-/** `data:` payloads of an SSE body. */
-function sseData(body: string): string[] {
-  return body
-    .split('\n\n')
-    .filter((frame) => frame.startsWith('data: '))
-    .map((frame) => frame.slice('data: '.length))
-}
-
 describe('POST /v1/chat/completions on a fake backend', () => {
   it('folds the events into one chat.completion, with the model defaults decoded in', async () => {
     const res = await post('/v1/chat/completions', chat())
@@ -52,9 +45,9 @@ describe('POST /v1/chat/completions on a fake backend', () => {
   it('streams chunks and [DONE], usage last when asked', async () => {
     const res = await post('/v1/chat/completions', chat({ stream: true, stream_options: { include_usage: true } }))
     expect(res.headers['content-type']).toMatch(/text\/event-stream/)
-    const data = sseData(res.body)
+    const data = sseEvents(res.body)
     expect(data.at(-1)).toBe('[DONE]')
-    const chunks = data.slice(0, -1).map((d) => JSON.parse(d))
+    const chunks = data.slice(0, -1)
     expect(chunks.map((c) => c.choices[0]?.delta?.content ?? '').join('')).toBe('Hello world')
     expect(chunks.at(-1).usage).toMatchObject({ completion_tokens: 2 })
   })
@@ -84,8 +77,7 @@ describe('POST /v1/chat/completions on a fake backend', () => {
     backend.script = { events: script.events.slice(0, 2), fail: new EngineError('Generation failed inside the engine.', new Error('secret detail')) }
     const res = await post('/v1/chat/completions', chat({ stream: true }))
     expect(res.statusCode).toBe(200)
-    const data = sseData(res.body)
-    expect(JSON.parse(data.at(-1)!).error).toMatchObject({ type: 'server_error', code: 'engine_error' })
+    expect(sseEvents(res.body).at(-1).error).toMatchObject({ type: 'server_error', code: 'engine_error' })
     expect(res.body).not.toContain('secret detail')
     expect(res.body).not.toContain('[DONE]')
   })
@@ -129,7 +121,7 @@ describe('POST /v1/completions on a fake backend', () => {
 
   it('streams text_completion chunks; an admission error is its status', async () => {
     const res = await post('/v1/completions', { model: FAKE_MODEL, prompt: 'a', stream: true })
-    const chunks = sseData(res.body).slice(0, -1).map((d) => JSON.parse(d))
+    const chunks = sseEvents(res.body).slice(0, -1)
     expect(chunks.map((c) => c.choices[0]?.text ?? '').join('')).toBe('Hello world')
     backend.script = { events: [], refuse: new InvalidRequestError('Token id 99999 in \'prompt\' is not in this model\'s vocabulary.', 'prompt') }
     const bad = await post('/v1/completions', { model: FAKE_MODEL, prompt: [99999] })

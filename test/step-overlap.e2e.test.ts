@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { postJson, sseEvents, startTestServer, type TestServer } from './helpers/test-server.js'
+import { sseEvents } from './helpers/sse.js'
+import { postJson, startTestServer, type TestServer } from './helpers/test-server.js'
 
 /**
  * The step loop sends a step's events while the next step decodes. Streams must still come out whole and

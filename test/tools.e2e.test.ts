@@ -3,7 +3,8 @@ import type OpenAI from 'openai'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { SPM_VOCAB } from '../src/gguf/spm-vocab.js'
 import { HERMES_MODEL_PATH, KIMI_MODEL_PATH, LLAMA3_MODEL_PATH, MISTRAL_MODEL_PATH, TINY_MODEL_PATH } from './helpers/models.js'
-import { postJson, sseEvents, startTestServer, type TestServer } from './helpers/test-server.js'
+import { sseEvents } from './helpers/sse.js'
+import { postJson, startTestServer, type TestServer } from './helpers/test-server.js'
 
 let t: TestServer
 const ajv = new Ajv({ strict: false })

@@ -1,17 +1,3 @@
-/** Reads a Responses SSE body: each event's `event:` line must match its payload's `type`; no `[DONE]`. */
-export function parseResponseEvents(text: string): any[] {
-  return text
-    .split('\n\n')
-    .filter((frame) => frame.trim())
-    .map((frame) => {
-      const lines = frame.split('\n')
-      const name = lines.find((line) => line.startsWith('event: '))?.slice(7)
-      const data = JSON.parse(lines.filter((line) => line.startsWith('data: ')).map((line) => line.slice(6)).join('\n'))
-      if (name !== data.type) throw new Error(`event line '${name}' but type '${data.type}'`)
-      return data
-    })
-}
-
 const PARTS: Record<string, { part?: string; delta: string; done: string }> = {
   message: { part: 'output_text', delta: 'response.output_text.delta', done: 'response.output_text.done' },
   reasoning: { part: 'reasoning_text', delta: 'response.reasoning_text.delta', done: 'response.reasoning_text.done' },

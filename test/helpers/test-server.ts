@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import OpenAI from 'openai'
 import type { Logger } from 'pino'
-import { SseParser } from '../../src/api/sse-parser.js'
 import { loadConfig } from '../../src/config/load-config.js'
 import { createLogger } from '../../src/observability/logger.js'
 import { startServer, type RunningServer } from '../../src/server.js'
@@ -79,7 +78,3 @@ export async function postJson(origin: string, path: string, body: unknown, head
   return { status: response.status, headers: response.headers, text, json }
 }
 
-/** Reads an SSE body into its `data:` payloads (the final "[DONE]" kept as a string). */
-export function sseEvents(text: string): Array<any> {
-  return new SseParser().push(text).map((data) => (data === '[DONE]' ? data : JSON.parse(data)))
-}

@@ -1,4 +1,4 @@
-import { sseEvents } from '../helpers/test-server.js'
+import { sseEvents } from '../helpers/sse.js'
 import type { Random } from './random.js'
 
 /** When the client walks away: never, before the response headers, after the first chunk, or mid-stream. */
