@@ -2,6 +2,7 @@ import Anthropic, { OverloadedError, type APIError } from '@anthropic-ai/sdk'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TINY_MODEL_PATH } from './helpers/models.js'
 import { postJson, startTestServer, type TestServer } from './helpers/test-server.js'
+import { waitFor } from './helpers/wait.js'
 
 /** One slot and one queue place: queued requests get pings, a full queue is 529, a spent rate limit 429. */
 let t: TestServer
@@ -25,14 +26,6 @@ models:
 afterAll(() => t?.close())
 
 const MESSAGE = { model: 'claude-haiku-4-5', max_tokens: 3, messages: [{ role: 'user', content: 'Hi' }] }
-
-async function waitFor(check: () => Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 600; i++) {
-    if (await check()) return
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-  throw new Error('condition not reached')
-}
 
 const health = async () => ((await (await fetch(`${t.origin}/health`)).json()) as { models: Array<{ slots_busy: number; queue: number }> }).models[0]!
 

@@ -7,6 +7,7 @@ import { runCli, waitHealthy, type CliRun } from './helpers/cli-process.js'
 import { TINY_MODEL_PATH } from './helpers/models.js'
 import { scrape, value } from './helpers/prometheus.js'
 import { postJson } from './helpers/test-server.js'
+import { waitFor } from './helpers/wait.js'
 
 /**
  * Models are unloaded (ttl, eviction for another model) only when nothing uses them: not while an
@@ -56,14 +57,6 @@ const tokenizeBody = { model: 'alpha', prompt: 'Hello world, tokenize me' }
 
 async function state(id: string): Promise<string> {
   return ((await (await fetch(`${origin}/v1/models/${id}`)).json()) as { status: string }).status
-}
-
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time')
-    await new Promise((r) => setTimeout(r, 50))
-  }
 }
 
 function expectSameVectors(actual: number[][], expected: number[][]): void {

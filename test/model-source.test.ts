@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { resolveModelSource, type ResolveModelOptions } from '../src/models/resolve-model.js'
 import { describeModelSource } from '../src/models/source-uri.js'
 import { StartupError } from '../src/errors.js'
+import { waitFor } from './helpers/wait.js'
 
 // ipull, under node-llama-cpp's downloader, fetches and records progress in chunks of this size.
 const DOWNLOAD_CHUNK_BYTES = 5 * 1024 * 1024
@@ -430,10 +431,3 @@ async function closedPort(): Promise<number> {
   return port
 }
 
-async function waitFor(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('timed out waiting for the condition')
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}

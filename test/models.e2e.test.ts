@@ -9,6 +9,7 @@ import { runCli } from './helpers/cli-process.js'
 import { TINY_MODEL_PATH } from './helpers/models.js'
 import { scrape, value } from './helpers/prometheus.js'
 import { postJson, startTestServer, type TestServer } from './helpers/test-server.js'
+import { waitFor } from './helpers/wait.js'
 
 /** A second tiny model: same shape and vocabulary as TINY_MODEL_PATH, other random weights. */
 const OTHER_MODEL_PATH = join(mkdtempSync(join(tmpdir(), 'gguf-serve-models-')), 'tiny-other.gguf')
@@ -47,14 +48,6 @@ const busy = (model: string, maxTokens: number) => seeded(model, { max_tokens: m
 
 async function status(t: TestServer, id: string): Promise<string> {
   return ((await (await fetch(`${t.origin}/v1/models/${encodeURIComponent(id)}`)).json()) as { status: string }).status
-}
-
-async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time')
-    await new Promise((r) => setTimeout(r, 25))
-  }
 }
 
 async function serveError(work: Promise<unknown>): Promise<ServeError> {

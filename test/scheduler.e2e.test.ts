@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { SPM_VOCAB } from '../src/gguf/spm-vocab.js'
 import { scrape, value, type Samples } from './helpers/prometheus.js'
 import { postJson, startTestServer, type TestServer } from './helpers/test-server.js'
+import { waitFor } from './helpers/wait.js'
 
 const MODEL = 'tiny-chat'
 const servers: TestServer[] = []
@@ -34,14 +35,6 @@ async function streamText(t: TestServer, body: Record<string, unknown>): Promise
     text += chunk.choices[0]?.delta.content ?? ''
   }
   return text
-}
-
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not reached')
-    await sleep(10)
-  }
 }
 
 describe('continuous batching', () => {

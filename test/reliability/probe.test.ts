@@ -8,6 +8,7 @@ import { runCli, waitHealthy, type CliRun } from '../helpers/cli-process.js'
 import { TINY_MODEL_PATH } from '../helpers/models.js'
 import { scrape, value } from '../helpers/prometheus.js'
 import { postJson, startTestServer, type TestServer } from '../helpers/test-server.js'
+import { waitFor } from '../helpers/wait.js'
 import { errorBodyProblems } from './answer-checks.js'
 import { capturingLogger, CLIENT_LEFT, logProblems } from './log-capture.js'
 import { appRoutes, pathVariants } from './probe-routes.js'
@@ -346,11 +347,3 @@ describe('finding 7: the smaller ones', () => {
   })
 })
 
-async function waitFor(condition: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    if (await condition()) return
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  throw new Error(`condition not met within ${timeoutMs} ms`)
-}
