@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { DEFAULT_MODEL } from '../src/models/default-model.js'
 import { runCli, waitHealthy, type CliRun } from './helpers/cli-process.js'
 import { TINY_MODEL_PATH } from './helpers/models.js'
+import { waitFor } from './helpers/wait.js'
 
 /**
  * The first run of a new user, through the real CLI: `gguf-serve start` with no model flag downloads the
@@ -133,10 +134,10 @@ describe('first run: the default model', () => {
     const origin = await run.url
 
     let health: any
-    for (const deadline = Date.now() + 60_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
+    await waitFor(async () => {
       health = await (await fetch(`${origin}/health`)).json()
-      if (/^downloading \d+ %/.test(health.models[0]?.progress ?? '')) break
-    }
+      return /^downloading \d+ %/.test(health.models[0]?.progress ?? '')
+    }, 60_000)
     expect(health).toMatchObject({ status: 'loading', models: [{ id: DEFAULT_MODEL.id, state: 'downloading' }] })
     expect(health.models[0].progress).toMatch(/^downloading \d+ %(, \d+ s left)?$/)
 
@@ -155,9 +156,7 @@ describe('first run: the default model', () => {
     expect(error.message).toMatch(new RegExp(`^The model '${DEFAULT_MODEL.id.replace(/\./g, '\\.')}' is not ready yet: downloading \\d+ %(, \\d+ s left)?\\. Retry in \\d+ s\\.$`))
 
     // Ctrl-C once the partial file is on disk (ipull writes it shortly after the first bytes).
-    for (const deadline = Date.now() + 30_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) {
-      if (readdirSync(cacheDir).some((name) => name.endsWith('.ipull'))) break
-    }
+    await waitFor(() => readdirSync(cacheDir).some((name) => name.endsWith('.ipull')))
     const signalledAt = Date.now()
     run.child.kill('SIGINT')
     expect(await run.exited).toBe(0)

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { schemaConstraint } from '../src/constraints/schema-constraint.js'
 import { postJson, startTestServer, type TestServer } from './helpers/test-server.js'
+import { waitFor } from './helpers/wait.js'
 
 /**
  * A 15-digit integer range used to grow its grammar as 2^digits: 39 s of compilation at 13 digits, during
@@ -39,7 +40,7 @@ describe('wide integer ranges', () => {
       }
     })()
     // Wait until the stream is flowing, then send the wide range beside it.
-    while (arrivals.length < 5) await new Promise((r) => setTimeout(r, 20))
+    await waitFor(() => arrivals.length >= 5)
     const sentAt = performance.now()
     const res = await postJson(t.origin, '/v1/chat/completions', {
       model: 'tiny-chat',
