@@ -4,18 +4,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import OpenAI from 'openai'
 import { afterEach, describe, expect, it } from 'vitest'
-import { runCli, waitHealthy, type CliRun } from './helpers/cli-process.js'
+import { cliRunner, waitHealthy } from './helpers/cli-process.js'
 import { TINY_MODEL_PATH } from './helpers/models.js'
 
-const runs: CliRun[] = []
+const start = cliRunner()
 const servers: Server[] = []
-const start = (args: string[], env?: Record<string, string>) => {
-  const run = runCli(args, env)
-  runs.push(run)
-  return run
-}
 afterEach(async () => {
-  for (const run of runs.splice(0)) if (run.child.exitCode === null) run.child.kill('SIGKILL')
   for (const server of servers.splice(0)) server.close()
 })
 

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import OpenAI from 'openai'
 import { afterEach, describe, expect, it } from 'vitest'
 import { DEFAULT_MODEL } from '../src/models/default-model.js'
-import { runCli, waitHealthy, type CliRun } from './helpers/cli-process.js'
+import { cliRunner, waitHealthy } from './helpers/cli-process.js'
 import { TINY_MODEL_PATH } from './helpers/models.js'
 import { waitFor } from './helpers/wait.js'
 
@@ -16,21 +16,15 @@ import { waitFor } from './helpers/wait.js'
  * offline, and fails fast and clearly when it can be neither fetched nor found.
  */
 
-const runs: CliRun[] = []
+const cli = cliRunner()
 const servers: Server[] = []
 afterEach(async () => {
-  for (const run of runs.splice(0)) if (run.child.exitCode === null) run.child.kill('SIGKILL')
   for (const server of servers.splice(0)) {
     server.closeAllConnections()
     server.close()
   }
 })
 
-const cli = (args: string[], env: Record<string, string> = {}, cwd?: string) => {
-  const run = runCli(args, env, cwd)
-  runs.push(run)
-  return run
-}
 const tmp = () => mkdtempSync(join(tmpdir(), 'gguf-serve-first-run-'))
 const base = ['start', '--port', '0', '--threads', '1', '--context-size', '512', '--parallel', '2']
 // hf:<org>/<repo>/<file> → <endpoint>/<org>/<repo>/resolve/main/<file>

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
+import { afterEach } from 'vitest'
 
 const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url))
 // By URL, so that a child started in another working directory still finds the TypeScript loader.
@@ -35,6 +36,19 @@ export function runCli(args: string[], env: Record<string, string> = {}, cwd?: s
   child.stderr!.on('data', onData)
   const exited = once(child, 'exit').then(([code]) => code as number | null)
   return { child, output: () => output, exited, url }
+}
+
+/** `runCli` for one test file: whatever a test leaves running is killed after it, pass or fail. */
+export function cliRunner(): typeof runCli {
+  const runs: CliRun[] = []
+  afterEach(() => {
+    for (const run of runs.splice(0)) if (run.child.exitCode === null) run.child.kill('SIGKILL')
+  })
+  return (args, env, cwd) => {
+    const run = runCli(args, env, cwd)
+    runs.push(run)
+    return run
+  }
 }
 
 /** Polls /health until it answers 200, returning the statuses seen on the way. */

@@ -1,8 +1,8 @@
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
-import { runCli, waitHealthy, type CliRun } from '../helpers/cli-process.js'
+import { describe, expect, it } from 'vitest'
+import { cliRunner, waitHealthy, type CliRun } from '../helpers/cli-process.js'
 import { TINY_MODEL_PATH } from '../helpers/models.js'
 import { sseEvents } from '../helpers/sse.js'
 import { postJson } from '../helpers/test-server.js'
@@ -11,14 +11,10 @@ import { logProblems, parseLogLines } from './log-capture.js'
 import { expectIdle } from './server-state.js'
 
 // Every fault runs against a real `gguf-serve start` process: a fault that kills the server shows as its exit.
-const runs: CliRun[] = []
-afterEach(() => {
-  for (const run of runs.splice(0)) if (run.child.exitCode === null) run.child.kill('SIGKILL')
-})
+const runCli = cliRunner()
 
 async function serve(args: string[]): Promise<{ run: CliRun; origin: string }> {
   const run = runCli(args)
-  runs.push(run)
   const origin = await run.url
   await waitHealthy(origin, 60_000)
   return { run, origin }

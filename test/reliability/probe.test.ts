@@ -4,7 +4,7 @@ import { loadConfig } from '../../src/config/load-config.js'
 import { buildApp } from '../../src/http/app.js'
 import { ServeMetrics } from '../../src/observability/metrics.js'
 import type { ModelBackend } from '../../src/generation/backend.js'
-import { runCli, waitHealthy, type CliRun } from '../helpers/cli-process.js'
+import { cliRunner, waitHealthy, type CliRun } from '../helpers/cli-process.js'
 import { TINY_MODEL_PATH } from '../helpers/models.js'
 import { scrape, value } from '../helpers/prometheus.js'
 import { postJson, startTestServer, type TestServer } from '../helpers/test-server.js'
@@ -20,14 +20,10 @@ const user = (content: string) => [{ role: 'user', content }]
 const get = (origin: string, target: string, headers: Array<[string, string]> = []) =>
   rawRequest(origin, httpRequest('GET', target, [['Host', 'probe'], ...headers]), { waitMs: 10_000 })
 
-const runs: CliRun[] = []
-afterEach(() => {
-  for (const run of runs.splice(0)) if (run.child.exitCode === null) run.child.kill('SIGKILL')
-})
+const runCli = cliRunner()
 
 async function serveCli(args: string[]): Promise<{ run: CliRun; origin: string }> {
   const run = runCli(['start', '--model', TINY_MODEL_PATH, '--port', '0', '--threads', '1', '--context-size', '1024', ...args])
-  runs.push(run)
   const origin = await run.url
   await waitHealthy(origin, 60_000)
   return { run, origin }
@@ -310,7 +306,6 @@ describe('finding 7: the smaller ones', () => {
 
   it('SIGINT during the start-up load exits 0', async () => {
     const run = runCli(['start', '--model', TINY_MODEL_PATH, '--port', '0', '--threads', '1'])
-    runs.push(run)
     await run.url
     run.child.kill('SIGINT')
     expect(await run.exited).toBe(0)
@@ -340,7 +335,6 @@ describe('finding 7: the smaller ones', () => {
 
   it('an API key a Bearer header cannot carry stops the start, naming the problem, not the key', async () => {
     const run = runCli(['start', '--model', TINY_MODEL_PATH, '--port', '0', '--api-key', 'two words-secret'])
-    runs.push(run)
     expect(await run.exited).toBe(1)
     expect(run.output()).toMatch(/API key 1 .*Authorization: Bearer/)
     expect(run.output()).not.toContain('secret')
