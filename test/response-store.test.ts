@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { createLogger } from '../src/observability/logger.js'
 import { afterAll, describe, expect, it } from 'vitest'
-import { decodeInputItems } from '../src/api/codec/responses-items.js'
 import { decodeResponseRequest } from '../src/api/codec/responses-request.js'
 import { ResponseEventEncoder } from '../src/api/codec/responses-stream.js'
 import { MemoryResponseStore } from '../src/store/memory-response-store.js'

@@ -1,11 +1,9 @@
-import type { ModelConfig } from '../config/schema.js'
-import type { ModelBackend, ModelDefaults, ModelDescription, ModelState, SubmitOptions } from '../generation/backend.js'
+import type { ModelBackend, ModelDefaults, ModelDescription, SubmitOptions } from '../generation/backend.js'
 import type { EmbeddingRequest, EmbeddingResult } from '../generation/embedding.js'
 import type { GenerationEvent } from '../generation/events.js'
 import type { GenerationRequest } from '../generation/request.js'
 import type { DetokenizeRequest, TokenizeRequest, TokenizeResult } from '../generation/tokenizing.js'
 import type { ModelRouter, RoutedModel } from './model-router.js'
-import type { Scheduler } from './scheduler.js'
 
 /**
  * The backend as the protocol layer sees it (ModelBackend): models described in plain facts, the
