@@ -1,5 +1,6 @@
 import { getLlama, LlamaGrammar, LlamaLogLevel, type Llama } from 'node-llama-cpp'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { classChar, gbnfText } from '../src/constraints/gbnf.js'
 import { schemaConstraint } from '../src/constraints/schema-constraint.js'
 import { InvalidRequestError } from '../src/errors.js'
 import { llamaCppCases, openaiCases, pydanticCases, zodCases, type CorpusCase } from './helpers/schema-corpus.js'
@@ -74,5 +75,27 @@ describe('schema corpus', () => {
       'unsupported regexp in a property: pattern',
     ])
     expect(cases.filter((o) => o.enforced).length).toBeGreaterThanOrEqual(73)
+  })
+})
+
+describe('GBNF spelling', () => {
+  it('every character, in a class (first, negated, in a range) and in a literal, parses in llama.cpp', () => {
+    const codes = [...Array.from({ length: 0x80 }, (_, i) => i), 0xa0, 0xe9, 0x2028, 0x4e2d, 0x1f600].filter((c) => c !== 0)
+    const unparsed = codes.filter((code) => {
+      const c = classChar(code)
+      const gbnf = `root ::= [${c}] [^${c}] [${c}-${classChar(0x10ffff)}] ${gbnfText(String.fromCodePoint(code))}`
+      try {
+        new LlamaGrammar(llama, { grammar: gbnf })
+        return false
+      } catch {
+        return true
+      }
+    })
+    expect(unparsed.map((code) => `U+${code.toString(16)}`)).toEqual([])
+  })
+
+  it('a pattern with a caret inside its class is enforced, not refused', () => {
+    const { gbnf } = schemaConstraint({ type: 'string', pattern: '^[\\^a-z]+$' }, { param: 'schema', strict: true })
+    expect(() => new LlamaGrammar(llama, { grammar: gbnf })).not.toThrow()
   })
 })

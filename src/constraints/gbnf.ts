@@ -37,7 +37,9 @@ function escapeLiteralChar(c: string): string {
 /** A character inside a GBNF class `[...]`. */
 export function classChar(code: number): string {
   const c = String.fromCodePoint(code)
-  if (c === ']' || c === '[' || c === '-' || c === '^' || c === '\\') return `\\${c}`
+  // llama.cpp's parser knows `\[ \] \- \\` but not `\^`, which would make the whole grammar fail to parse.
+  if (c === ']' || c === '[' || c === '-' || c === '\\') return `\\${c}`
+  if (c === '^') return escapeCode(code)
   if (code >= 0x20 && code < 0x7f) return c
   return escapeCode(code)
 }
