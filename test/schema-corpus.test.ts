@@ -2,6 +2,8 @@ import { getLlama, LlamaGrammar, LlamaLogLevel, type Llama } from 'node-llama-cp
 import { beforeAll, describe, expect, it } from 'vitest'
 import { classChar, gbnfText } from '../src/constraints/gbnf.js'
 import { schemaConstraint } from '../src/constraints/schema-constraint.js'
+import { toolCallGrammar } from '../src/constraints/tool-call-grammar.js'
+import * as formats from '../src/engine/tool-call-formats.js'
 import { InvalidRequestError } from '../src/errors.js'
 import { llamaCppCases, openaiCases, pydanticCases, zodCases, type CorpusCase } from './helpers/schema-corpus.js'
 
@@ -97,5 +99,23 @@ describe('GBNF spelling', () => {
   it('a pattern with a caret inside its class is enforced, not refused', () => {
     const { gbnf } = schemaConstraint({ type: 'string', pattern: '^[\\^a-z]+$' }, { param: 'schema', strict: true })
     expect(() => new LlamaGrammar(llama, { grammar: gbnf })).not.toThrow()
+  })
+
+  it("every tool-call format's grammar parses in llama.cpp, for each tool choice", () => {
+    const definitions = [{ name: 'f', parameters: { type: 'object', properties: { a: { type: 'integer' } } } }, { name: 'g', parameters: null }]
+    const choices = [{ kind: 'required' }, { kind: 'auto' }, { kind: 'named', name: 'g' }] as const
+    const named = Object.entries(formats).filter(([name]) => name.endsWith('_FORMAT'))
+    expect(named.length).toBeGreaterThanOrEqual(14)
+    const unparsed = named.flatMap(([name, format]) =>
+      choices.filter((choice) => {
+        try {
+          new LlamaGrammar(llama, { grammar: toolCallGrammar(format as formats.ToolCallFormat, { definitions, choice, parallel: true })! })
+          return false
+        } catch {
+          return true
+        }
+      }).map((choice) => `${name} ${choice.kind}`),
+    )
+    expect(unparsed).toEqual([])
   })
 })

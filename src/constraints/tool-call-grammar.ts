@@ -1,3 +1,4 @@
+import { classChar, gbnfText } from './gbnf.js'
 import { formatRules } from './string-grammar.js'
 import { jsonPrimitiveRules, jsonSchemaRules } from './json-schema-grammar.js'
 import type { ToolCallFormat } from '../engine/tool-call-formats.js'
@@ -44,18 +45,18 @@ function buildToolCallGrammar(format: ToolCallFormat, tools: ToolOptions): strin
     const args = argumentsExpression(tool, `t${i}-`, rules, () => (usesFormats = true))
     if (body.kind === 'json') {
       const head = `{"${body.nameKey}": ${JSON.stringify(tool.name)}, "${body.argumentsKey}": `
-      rules.push(`tool-call-${i} ::= ${gbnfLiteral(head)} ${args} "}"`)
+      rules.push(`tool-call-${i} ::= ${piece(head)} ${args} "}"`)
     } else {
       const index = body.indexSuffix ? ' ":" [0-9]+' : ''
-      rules.push(`tool-call-${i} ::= ${gbnfLiteral(body.namePrefix + tool.name)}${index} ${gbnfLiteral(body.nameClose)} ${args}`)
+      rules.push(`tool-call-${i} ::= ${piece(body.namePrefix + tool.name)}${index} ${piece(body.nameClose)} ${args}`)
     }
     return `tool-call-${i}`
   })
-  const call = [gbnfLiteral(format.callOpen), `( ${alternatives.join(' | ')} )`, gbnfLiteral(format.callClose)].filter(Boolean).join(' ')
+  const call = [piece(format.callOpen), `( ${alternatives.join(' | ')} )`, piece(format.callClose)].filter(Boolean).join(' ')
   rules.push(`tool-call ::= ${call}`)
   const many = tools.parallel && choice.kind !== 'named'
-  const repeat = many ? ` ( ${[gbnfLiteral(format.separator), 'tool-call'].filter(Boolean).join(' ')} )*` : ''
-  rules.push(`tool-calls ::= ${[gbnfLiteral(format.begin), `tool-call${repeat}`, gbnfLiteral(format.end)].filter(Boolean).join(' ')}`)
+  const repeat = many ? ` ( ${[piece(format.separator), 'tool-call'].filter(Boolean).join(' ')} )*` : ''
+  rules.push(`tool-calls ::= ${[piece(format.begin), `tool-call${repeat}`, piece(format.end)].filter(Boolean).join(' ')}`)
   if (choice.kind === 'auto') {
     if (format.marker === null) {
       // No marker: a call is recognised by a leading `{`, so text may not start with one (or with blanks).
@@ -99,30 +100,20 @@ export function textWithout(marker: string, name: string): string[] {
     for (let k = Math.min(seen.length, marker.length); k > 0; k--) if (seen.endsWith(marker.slice(0, k))) return k
     return 0
   }
-  const others = `[^${chars.map(classChar).join('')}]`
+  const others = `[^${chars.map((c) => classChar(c.codePointAt(0)!)).join('')}]`
   const rules: string[] = []
   for (let state = 0; state < marker.length; state++) {
     const alternatives = ['""', `${others} ${name}-0`]
     for (const c of chars) {
       const to = next(state, c)
-      if (to < marker.length) alternatives.push(`${gbnfLiteral(c)} ${name}-${to}`)
+      if (to < marker.length) alternatives.push(`${piece(c)} ${name}-${to}`)
     }
     rules.push(`${name}-${state} ::= ${alternatives.join(' | ')}`)
   }
   return rules
 }
 
-/** A GBNF string literal for `text` (empty for empty text). */
-function gbnfLiteral(text: string): string {
-  if (!text) return ''
-  return `"${[...text].map((c) => (/[A-Za-z0-9 _:,.{}[\]<>|/'-]/.test(c) ? c : escapeChar(c))).join('')}"`
-}
-
-function classChar(c: string): string {
-  return escapeChar(c)
-}
-
-function escapeChar(c: string): string {
-  const code = c.codePointAt(0)!
-  return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : code <= 0xffff ? `\\u${code.toString(16).padStart(4, '0')}` : `\\U${code.toString(16).padStart(8, '0')}`
+/** A GBNF literal for a format's piece; nothing at all where the format has none, so the rule stays readable. */
+function piece(text: string): string {
+  return text ? gbnfText(text) : ''
 }
