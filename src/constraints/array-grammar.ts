@@ -1,6 +1,6 @@
 import { literal } from './gbnf.js'
 import { MAX_REPEAT, type GrammarContext, type Take } from './grammar-context.js'
-import { isSchemaObject, type Draft, type Schema } from './schema-document.js'
+import { isSchemaObject, satisfiesSiblings, type Draft, type Schema } from './schema-document.js'
 import { count, invalidSchema, UnsupportedSchemaError, pastBudget } from './schema-error.js'
 
 /**
@@ -70,17 +70,10 @@ function finiteValues(schema: Schema): unknown[] | null {
   const own = Object.keys(schema).filter((k) => !['enum', 'const', 'type', 'title', 'description'].includes(k))
   if (own.length > 0) return null
   if (Object.hasOwn(schema, 'const')) return [schema.const]
-  if (Array.isArray(schema.enum) && schema.type === undefined) return dedupe(schema.enum)
-  if (Array.isArray(schema.enum)) return dedupe(schema.enum.filter((v) => typeMatches(v, schema.type)))
+  if (Array.isArray(schema.enum)) return dedupe(schema.enum.filter((v) => satisfiesSiblings(v, schema)))
   if (schema.type === 'boolean') return [true, false]
   if (schema.type === 'null') return [null]
   return null
-}
-
-function typeMatches(value: unknown, type: unknown): boolean {
-  const types = (Array.isArray(type) ? type : [type]) as string[]
-  const own = value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value === 'number' ? (Number.isInteger(value) ? 'integer' : 'number') : typeof value
-  return types.includes(own) || (own === 'integer' && types.includes('number'))
 }
 
 function dedupe(values: unknown[]): unknown[] {
