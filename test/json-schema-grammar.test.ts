@@ -122,6 +122,14 @@ describe('schemaConstraint', () => {
   })
 })
 
+describe('uniqueItems over a known set', () => {
+  it('offers each enum value of the item type once, dropping values of other types and repeats', () => {
+    const { gbnf } = jsonSchemaGrammar({ type: 'array', items: { type: 'string', enum: ['a', 1, 'b', 'a'] }, uniqueItems: true })
+    const offered = [...gbnf.matchAll(/^uniq-\d+-\d+-first ::= (\S+)/gm)].map((m) => m[1])
+    expect(offered).toEqual(['"\\"b\\""', '"\\"a\\""'])
+  })
+})
+
 describe('grammar budget', () => {
   it('refuses what would stall the step loop, naming the keyword; long strings come in named chunks', () => {
     const huge = refusal({ enum: Array.from({ length: 20000 }, (_, i) => `value-${i}`) })
