@@ -1,7 +1,7 @@
 import { LlamaGrammar, type Token } from 'node-llama-cpp'
 import { ContextLengthExceededError, InvalidRequestError } from '../errors.js'
 import { messageChars, refuseBeyondContext } from './prompt-bound.js'
-import type { GenerationRequest, GrammarSpec } from '../generation/request.js'
+import { tokenIdLists, type GenerationRequest, type GrammarSpec } from '../generation/request.js'
 import type { GenerationPlan } from './generation-plan.js'
 import { UnsupportedSchemaError } from '../constraints/schema-error.js'
 import type { LoadedModel } from './loaded-model.js'
@@ -117,9 +117,7 @@ export class RequestPlanner {
 
   /** Every token id the request names (biases, stops, bans, the prompt) must be in the vocabulary. */
   private checkTokenIds(request: GenerationRequest): void {
-    const { sampling, stop, input } = request
-    const lists = [sampling.logitBias.keys(), stop.tokenIds, sampling.bannedTokens, sampling.allowedTokens ?? [], input.kind === 'tokens' ? input.tokens : []]
-    for (const tokens of lists) {
+    for (const tokens of Object.values(tokenIdLists(request))) {
       for (const token of tokens) {
         if (!this.model.vocabulary.has(token)) throw new InvalidRequestError(`Token id ${token} is not in this model's vocabulary.`, null)
       }

@@ -171,3 +171,18 @@ export interface GenerationRequest {
    */
   thinkingBudget?: number | null
 }
+
+/** The lists of token ids a request can name, each of which the engine must see only within its vocabulary. */
+export type TokenIdList = 'logitBias' | 'stopTokenIds' | 'bannedTokens' | 'allowedTokens' | 'prompt'
+
+/** Every token id the request names, by list: the codecs refuse ids beyond the vocabulary, the engine re-checks. */
+export function tokenIdLists(request: GenerationRequest): Record<TokenIdList, Iterable<number>> {
+  const { sampling, stop, input } = request
+  return {
+    logitBias: sampling.logitBias.keys(),
+    stopTokenIds: stop.tokenIds,
+    bannedTokens: sampling.bannedTokens,
+    allowedTokens: sampling.allowedTokens ?? [],
+    prompt: input.kind === 'tokens' ? input.tokens : [],
+  }
+}

@@ -5,7 +5,7 @@ import { checkFanOut } from './fan-out.js'
 import { jsonObjectGrammar } from '../../constraints/json-schema-grammar.js'
 import { schemaConstraint } from '../../constraints/schema-constraint.js'
 import type { ModelDefaults } from '../../generation/backend.js'
-import type { GenerationRequest, GrammarSpec } from '../../generation/request.js'
+import { tokenIdLists, type GenerationRequest, type GrammarSpec, type TokenIdList } from '../../generation/request.js'
 import type { GenerationParams, ResponseFormat } from '../schemas/generation-params.js'
 
 /**
@@ -55,21 +55,23 @@ export function checkTokenIds(tokens: readonly number[], vocabularySize: number,
   throw new InvalidRequestError(`Token id ${tokens[index]} at ${where}[${index}] is not in this model's vocabulary (0–${vocabularySize - 1}).`, param)
 }
 
+/** The wire field that carries each list of token ids, for the 400 that names it. */
+const TOKEN_ID_PARAMS: Record<TokenIdList, string> = {
+  logitBias: 'logit_bias',
+  stopTokenIds: 'stop_token_ids',
+  bannedTokens: 'bad_token_ids',
+  allowedTokens: 'allowed_token_ids',
+  prompt: 'prompt',
+}
+
 /** Token ids the request names (biases, stops, bans, a token prompt) must be in the vocabulary; n must fit the slots. */
 export function checkAgainstModel(request: GenerationRequest, limits: ModelLimits): void {
   const { vocabularySize, parallel } = limits
   if (vocabularySize !== undefined) {
-    const { sampling, stop } = request
-    const lists: Array<[string, Iterable<number>]> = [
-      ['logit_bias', sampling.logitBias.keys()],
-      ['stop_token_ids', stop.tokenIds],
-      ['bad_token_ids', sampling.bannedTokens],
-      ['allowed_token_ids', sampling.allowedTokens ?? []],
-    ]
-    if (request.input.kind === 'tokens') lists.push(['prompt', request.input.tokens])
-    for (const [param, tokens] of lists) {
+    for (const [list, tokens] of Object.entries(tokenIdLists(request)) as Array<[TokenIdList, Iterable<number>]>) {
       for (const token of tokens) {
         if (!(Number.isInteger(token) && token >= 0 && token < vocabularySize)) {
+          const param = TOKEN_ID_PARAMS[list]
           throw new InvalidRequestError(`Token id ${token} in '${param}' is not in this model's vocabulary (0–${vocabularySize - 1}).`, param)
         }
       }
