@@ -5,6 +5,7 @@ import { StartupError } from '../errors.js'
 import { formatBytes } from '../format-bytes.js'
 import { DownloadProgressLog } from './download-progress-log.js'
 import { checkGgufFile } from './gguf-check.js'
+import { describeHttpStatus } from './probe.js'
 import type { ResolveModelOptions } from './resolve-model.js'
 
 export interface DownloadSettings {
@@ -179,12 +180,7 @@ function describeDownloadFailure(uri: string, error: unknown): string {
   // ipull's StatusCodeError; matched by shape because ipull is not a direct dependency.
   const http = error as { statusCode?: unknown; statusText?: unknown; url?: unknown }
   if (typeof http.statusCode === 'number' && typeof http.url === 'string') {
-    const status = `${http.statusCode}${typeof http.statusText === 'string' && http.statusText ? ` ${http.statusText}` : ''}`
-    const hint =
-      http.statusCode === 401 || http.statusCode === 403
-        ? ' (the server wants credentials; for a gated or private Hugging Face repository set HF_TOKEN or hfToken)'
-        : ''
-    return `Model download failed: HTTP ${status} from ${http.url}${hint}`
+    return `Model download failed: ${describeHttpStatus(http.statusCode, typeof http.statusText === 'string' ? http.statusText : '', http.url)}`
   }
   const message = error instanceof Error ? error.message : String(error)
   const cause = error instanceof Error && error.cause instanceof Error ? ` (${error.cause.message})` : ''

@@ -62,7 +62,7 @@ async function attemptOnce(url: string, options: ProbeOptions, timeoutMs: number
     const response = await fetch(url, { headers: { ...options.headers, range: 'bytes=0-0' }, signal, redirect: 'follow' })
     await response.body?.cancel()
     if (response.ok) return 'ok'
-    return { cause: describeStatus(response.status, response.statusText, url), retryable: isRetryableStatus(response.status) }
+    return { cause: describeHttpStatus(response.status, response.statusText, url), retryable: isRetryableStatus(response.status) }
   } catch (error) {
     options.signal?.throwIfAborted()
     if (timeout.aborted) return { cause: `no answer from ${new URL(url).host} within ${timeoutMs / 1000} s`, retryable: true }
@@ -75,7 +75,8 @@ function isRetryableStatus(status: number): boolean {
   return status === 408 || status === 429 || status >= 500
 }
 
-function describeStatus(status: number, statusText: string, url: string): string {
+/** An HTTP refusal of a model URL, with what to do about the usual ones. */
+export function describeHttpStatus(status: number, statusText: string, url: string): string {
   const hint =
     status === 401 || status === 403
       ? ' (the server wants credentials: for a gated or private Hugging Face repository pass --hf-token or set GGUF_SERVE_HF_TOKEN)'
