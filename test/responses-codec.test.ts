@@ -158,7 +158,7 @@ describe('request decoding', () => {
     expect(renameFields('messages[2].content')).toBe('input')
   })
 
-  it('truncation auto drops the fewest oldest turns that make it fit; system messages stay, orphaned call results go', async () => {
+  it('truncation auto (after a refusal) drops the fewest oldest turns that make it fit; system messages stay, orphaned call results go', async () => {
     const { generation } = decodeResponseRequest(
       {
         instructions: 'sys',
@@ -174,8 +174,11 @@ describe('request decoding', () => {
       ctx,
     )
     const contents = (g: typeof generation) => (g.input.kind === 'chat' ? g.input.messages.map((m) => m.content || m.role) : [])
-    const fitting = (max: number) => async (g: typeof generation) => contents(g).length <= max
-    expect(contents(await truncateToFit(generation, fitting(7)))).toEqual(contents(generation))
+    const asked: number[] = []
+    const fitting = (max: number) => async (g: typeof generation) => asked.push(contents(g).length) > 0 && contents(g).length <= max
+    // Called once the engine refused the whole request: it is not asked about again, and one turn goes.
+    expect(contents(await truncateToFit(generation, fitting(7)))).toEqual(['sys', 'assistant', 'r', 'u2', 'a2', 'last'])
+    expect(asked).not.toContain(contents(generation).length)
     expect(contents(await truncateToFit(generation, fitting(4)))).toEqual(['sys', 'u2', 'a2', 'last'])
     expect(contents(await truncateToFit(generation, fitting(5)))).toEqual(['sys', 'u2', 'a2', 'last']) // the call's turn takes its result along
     expect(contents(await truncateToFit(generation, fitting(2)))).toEqual(['sys', 'last'])

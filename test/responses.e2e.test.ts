@@ -348,5 +348,10 @@ describe('refused and invalid fields: 400 naming the field', () => {
     expect(truncated.json.truncation).toBe('auto')
     expect(truncated.json.usage.input_tokens).toBeLessThan(2048)
     expect(truncated.json.usage.input_tokens).toBeGreaterThan(2048 - 250) // only as many turns as needed (one is ~170 tokens)
+    // A history so long that its length alone rules it out (refused before it is tokenized) is truncated too.
+    const huge = Array.from({ length: 600 }, (_, i) => ({ role: 'user', content: `Turn ${i}: ${'many words here '.repeat(40)}` }))
+    const cut = await postJson(t.origin, '/v1/responses', { model, input: huge, truncation: 'auto', max_output_tokens: 2 })
+    expect(cut.status, cut.text).toBe(200)
+    expect(cut.json.usage.input_tokens).toBeGreaterThan(2048 - 250)
   })
 })

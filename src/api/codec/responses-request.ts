@@ -118,16 +118,17 @@ export function decodeResponseRequest(body: ResponseCreateRequest | InputTokensR
 }
 
 /**
- * `truncation: "auto"` (OpenAI's rule): the fewest oldest turns are dropped until `fits` says the prompt
- * fits. A turn is the oldest non-system message and the call results right after it (they would be left
- * without their call); system messages stay. When nothing short of the last turn fits, the shortest
- * request is returned and the engine's 400 names its real length. Binary search: `fits` may tokenize.
+ * `truncation: "auto"` (OpenAI's rule), for a request the engine refused as too long: the fewest oldest
+ * turns are dropped until `fits` says the prompt fits (the whole request is not asked about again). A turn
+ * is the oldest non-system message and the call results right after it (they would be left without their
+ * call); system messages stay. When nothing short of the last turn fits, the shortest request is returned
+ * and the engine's 400 names its real length. Binary search: `fits` may tokenize.
  */
 export async function truncateToFit(
   generation: GenerationRequest,
   fits: (candidate: GenerationRequest) => Promise<boolean>,
 ): Promise<GenerationRequest> {
-  if (generation.input.kind !== 'chat' || (await fits(generation))) return generation
+  if (generation.input.kind !== 'chat') return generation
   const { messages } = generation.input
   const nonSystem = (from: number) => messages.findIndex((m, i) => i >= from && m.role !== 'system')
   // cuts[k]: after dropping k turns, the non-system messages kept are those at or after this index.

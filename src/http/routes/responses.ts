@@ -11,7 +11,7 @@ import {
   ResponseObjectSchema,
   type InputTokensRequest,
 } from '../../api/schemas/responses.js'
-import { EngineError, NotFoundError } from '../../errors.js'
+import { ContextLengthExceededError, EngineError, NotFoundError } from '../../errors.js'
 import type { GenerationEvent } from '../../generation/events.js'
 import type { GenerationRequest } from '../../generation/request.js'
 import { abortSignalFor } from '../abort-signal.js'
@@ -37,15 +37,26 @@ export const responseRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const model = await app.models.defaults(body.model)
       const store = body.store === false ? null : app.responseStore
       const decoded = decodeResponseRequest(body, { model: model.id, limits: model, store: store !== null, ...(await loadConversation(app, body)) })
-      const generation =
-        decoded.echo.truncation === 'auto'
-          ? await truncateToFit(decoded.generation, async (g) => {
-              const counted = await countPrompt(app, g, abortSignalFor(reply))
-              return counted.tokens < counted.contextSize
-            })
-          : decoded.generation
+      let generation = decoded.generation
+      let events: AsyncIterable<GenerationEvent>
+      try {
+        events = await start(() => submitFor(request, reply, generation))
+      } catch (error) {
+        // truncation "auto" cuts only a prompt the model refused as too long, so one that fits is rendered once.
+        if (decoded.echo.truncation !== 'auto' || !(error instanceof ContextLengthExceededError)) throw error
+        generation = await truncateToFit(generation, async (g) => {
+          try {
+            const counted = await countPrompt(app, g, abortSignalFor(reply))
+            return counted.tokens < counted.contextSize
+          } catch (refusal) {
+            // A candidate whose length alone rules it out is refused before it is tokenized: it does not fit.
+            if (refusal instanceof ContextLengthExceededError) return false
+            throw refusal
+          }
+        })
+        events = await start(() => submitFor(request, reply, generation))
+      }
       reportRelaxedSchema(reply, generation)
-      const events = await start(() => submitFor(request, reply, generation))
       const encoder = new ResponseEventEncoder(newResponseMeta(body.model || model.id), decoded.echo)
       const stream = encodeEvents(encoder, events, store && ((response) => store.put({ response, input: decoded.input, context: decoded.context })))
       if (!body.stream) return foldResponse(stream)
