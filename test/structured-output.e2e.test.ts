@@ -4,6 +4,7 @@ import { zodResponseFormat } from 'openai/helpers/zod'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { SPM_VOCAB } from '../src/gguf/spm-vocab.js'
+import { sseEvents } from './helpers/sse.js'
 import { postJson, startTestServer, type TestServer } from './helpers/test-server.js'
 
 let t: TestServer
@@ -114,6 +115,22 @@ describe('response_format', () => {
   it('grammar carries GBNF', async () => {
     const res = await generate({ type: 'grammar', grammar: 'root ::= "yes" | "no"' }, 1)
     expect(['yes', 'no']).toContain(res.json.choices[0].message.content)
+  })
+
+  it('characters whose UTF-8 bytes come in several byte tokens arrive intact, streamed and not', async () => {
+    const text = 'é 日本 😀 👍🏽!'
+    const grammar = { type: 'grammar', grammar: `root ::= ${JSON.stringify(text)}` }
+    const whole = await generate(grammar, 1)
+    expect(whole.json.choices[0].message.content).toBe(text)
+    const streamed = await postJson(t.origin, '/v1/chat/completions', { model: MODEL, messages: [{ role: 'user', content: 'Hi' }], response_format: grammar, max_tokens: 100, stream: true })
+    const deltas = sseEvents(streamed.text).flatMap((e) => (e === '[DONE]' ? [] : [e.choices[0]?.delta?.content ?? '']))
+    for (const delta of deltas) expect(delta).not.toContain('\uFFFD')
+    expect(deltas.join('')).toBe(text)
+    // The same characters inside structured output: a schema const validates (it was a 500 when they broke).
+    const schema = { type: 'object', properties: { city: { const: '東京' } }, required: ['city'], additionalProperties: false }
+    const city = await generate({ type: 'json_schema', json_schema: { name: 'city', strict: true, schema } }, 2)
+    expect(city.status, city.text).toBe(200)
+    expect(JSON.parse(city.json.choices[0].message.content)).toEqual({ city: '東京' })
   })
 
   it("other servers' fields constrain the output too: llama-server's grammar/json_schema, vLLM's guided_* and structured_outputs", async () => {

@@ -4,7 +4,10 @@ import { TokenTextDecoder, type Detokenize } from '../src/engine/token-text-deco
 /**
  * A byte-level vocabulary: token id b (0..255) is the single byte b, and a few multi-byte tokens exist
  * too. detokenize decodes the concatenated bytes non-fatally, as llama.cpp does with byte-fallback
- * tokens, so an incomplete UTF-8 sequence comes out as U+FFFD.
+ * tokens, so an incomplete UTF-8 sequence comes out as U+FFFD. With context it does what node-llama-cpp's
+ * `detokenize(tokens, special, lastTokens)` does: decode context and tokens together, then cut the
+ * context's own text off the front. So a byte that finishes the context's incomplete character is
+ * swallowed into that character's U+FFFD and decodes to ''.
  */
 const MULTI: Record<number, Uint8Array> = {
   1000: new TextEncoder().encode('hello'),
@@ -30,14 +33,11 @@ function fakeDetokenizer(): { detokenize: Detokenize; calls: Call[] } {
   const calls: Call[] = []
   const detokenize: Detokenize = (tokens, context) => {
     calls.push({ tokens: [...tokens], context: [...context] })
-    const parts = tokens.map(bytesOf)
-    const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-    let offset = 0
-    for (const part of parts) {
-      all.set(part, offset)
-      offset += part.length
-    }
-    return new TextDecoder('utf-8').decode(all)
+    const decode = (ids: readonly number[]) => new TextDecoder('utf-8').decode(Uint8Array.from(ids.flatMap((id) => [...bytesOf(id)])))
+    const before = decode(context)
+    if (before === '') return decode(tokens)
+    const all = decode([...context, ...tokens])
+    return all.startsWith(before) ? all.slice(before.length) : all
   }
   return { detokenize, calls }
 }

@@ -28,10 +28,12 @@ export class TokenTextDecoder {
     let released = ''
     // Leading tokens that decode the same alone (an invalid byte, a finished character) are final even
     // while a later character is incomplete; releasing them keeps them from using up its token budget.
+    // The rest decodes after the head as context, which cuts the head's text off the front: a rest that
+    // comes out empty was swallowed by the head's unfinished character, so the head is not final yet.
     while (text.endsWith('\uFFFD') && this.pending.length > 1) {
       const head = this.detokenize(this.pending.slice(0, 1), this.context)
       const rest = this.detokenize(this.pending.slice(1), [...this.context, this.pending[0]!].slice(-CONTEXT_TOKENS))
-      if (head + rest !== text) break
+      if (rest === '' || head + rest !== text) break
       released += head
       this.advance(1)
       text = rest
