@@ -246,17 +246,24 @@ describe('tool request validation', () => {
     expect((await post({ tools: TOOLS, tool_choice: 'none', response_format: { type: 'json_object' }, max_tokens: 2 })).status).toBe(200)
   })
 
-  it('maps the legacy functions / function_call to tools / tool_choice', async () => {
-    const out = await post({
-      functions: [TOOLS[0]!.function],
-      function_call: { name: 'get_weather' },
-      max_tokens: 400,
-      seed: 3,
-      ...NUDGES,
-    })
+  it('maps the legacy functions / function_call to tools / tool_choice, and answers in kind', async () => {
+    const legacy = { functions: [TOOLS[0]!.function], function_call: { name: 'get_weather' }, max_tokens: 400, seed: 3, ...NUDGES }
+    const out = await post(legacy)
     expect(out.status, out.text).toBe(200)
-    expect(out.json.choices[0].message.tool_calls).toHaveLength(1)
-    expectValidCalls(out.json.choices[0].message.tool_calls, ['get_weather'])
+    // As OpenAI answers a `functions` request: one `function_call`, no `tool_calls`, finish_reason function_call.
+    const { message, finish_reason } = out.json.choices[0]
+    expect(finish_reason).toBe('function_call')
+    expect(message.tool_calls).toBeUndefined()
+    expectValidCalls([{ id: 'call_0', type: 'function', function: message.function_call }], ['get_weather'])
+    // Streamed: `function_call` deltas (the name first, then argument text) add up to the same call.
+    const streamed = await postJson(t.origin, '/v1/chat/completions', { model: 'tiny-hermes', messages, ...legacy, stream: true })
+    const chunks = sseEvents(streamed.text).filter((e) => e !== '[DONE]')
+    const deltas = chunks.flatMap((c) => (c.choices[0]?.delta?.function_call ? [c.choices[0].delta.function_call] : []))
+    expect(deltas[0].name).toBe('get_weather')
+    expect(deltas.slice(1).every((d: { name?: string }) => d.name === undefined)).toBe(true)
+    expect(deltas.map((d: { arguments: string }) => d.arguments).join('')).toBe(message.function_call.arguments)
+    expect(chunks.some((c) => c.choices[0]?.delta?.tool_calls)).toBe(false)
+    expect(chunks.find((c) => c.choices[0]?.finish_reason)?.choices[0].finish_reason).toBe('function_call')
     await expect400({ functions: [TOOLS[0]!.function], function_call: { name: 'nope' } }, 'function_call')
   })
 })

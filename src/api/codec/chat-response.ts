@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import type { GenerationEvent, TokenLogprob, Usage } from '../../generation/events.js'
+import type { FinishReason, GenerationEvent, TokenLogprob, Usage } from '../../generation/events.js'
 import type { ChatCompletion, ChatCompletionChunk, ChoiceLogprobs } from '../schemas/chat.js'
 import { UsageTotals, type FoldedChoice, type FoldedGeneration } from './fold-events.js'
 
@@ -9,15 +9,23 @@ export interface ResponseMeta {
   created: number
   model: string
   systemFingerprint: string
+  /** The request used the legacy `functions`: its call comes back as `function_call`, as OpenAI answers it. */
+  legacyFunctions?: boolean
 }
 
-export function newResponseMeta(prefix: 'chatcmpl' | 'cmpl', model: string, systemFingerprint: string): ResponseMeta {
+export function newResponseMeta(prefix: 'chatcmpl' | 'cmpl', model: string, systemFingerprint: string, legacyFunctions = false): ResponseMeta {
   return {
     id: `${prefix}-${randomBytes(12).toString('hex')}`,
     created: Math.floor(Date.now() / 1000),
     model,
     systemFingerprint,
+    ...(legacyFunctions ? { legacyFunctions } : {}),
   }
+}
+
+/** The finish reason in the request's form: a legacy `functions` request finishes with `function_call`. */
+function finishReason(reason: FinishReason, meta: ResponseMeta): FinishReason | 'function_call' {
+  return meta.legacyFunctions && reason === 'tool_calls' ? 'function_call' : reason
 }
 
 /** Both detail objects are always sent: clients probe for `cached_tokens` once and treat absence as a miss. */
@@ -40,9 +48,9 @@ export function encodeChatCompletion(folded: FoldedGeneration, meta: ResponseMet
     system_fingerprint: meta.systemFingerprint,
     choices: folded.choices.map((choice, index) => ({
       index,
-      message: encodeMessage(choice),
+      message: encodeMessage(choice, meta.legacyFunctions === true),
       logprobs: encodeLogprobs(choice.logprobs),
-      finish_reason: choice.finishReason,
+      finish_reason: finishReason(choice.finishReason, meta),
       stop_reason: choice.stopReason,
     })),
     usage: encodeUsage(folded.usage),
@@ -54,16 +62,14 @@ export function encodeChatCompletion(folded: FoldedGeneration, meta: ResponseMet
  * likewise null when a thinking model only thought (vLLM's shape). Reasoning goes under both names
  * clients read: `reasoning_content` (DeepSeek, llama-server) and `reasoning` (vLLM's newer name).
  */
-function encodeMessage(choice: FoldedChoice): ChatCompletion['choices'][number]['message'] {
+function encodeMessage(choice: FoldedChoice, legacyFunctions: boolean): ChatCompletion['choices'][number]['message'] {
   const reasoning = choice.reasoning !== undefined ? { reasoning_content: choice.reasoning, reasoning: choice.reasoning } : {}
-  if (!choice.toolCalls?.length) return { role: 'assistant', content: choice.reasoning !== undefined ? choice.text || null : choice.text, refusal: null, ...reasoning }
-  return {
-    role: 'assistant',
-    content: choice.text || null,
-    refusal: null,
-    ...reasoning,
-    tool_calls: choice.toolCalls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })),
-  }
+  const calls = choice.toolCalls ?? []
+  if (calls.length === 0) return { role: 'assistant', content: choice.reasoning !== undefined ? choice.text || null : choice.text, refusal: null, ...reasoning }
+  const head = { role: 'assistant' as const, content: choice.text || null, refusal: null, ...reasoning }
+  // Legacy requests get at most one call (parallel calls are off for them).
+  if (legacyFunctions) return { ...head, function_call: { name: calls[0]!.name, arguments: calls[0]!.arguments } }
+  return { ...head, tool_calls: calls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })) }
 }
 
 function encodeLogprobs(logprobs: readonly TokenLogprob[] | null | undefined): ChoiceLogprobs | null {
@@ -105,6 +111,10 @@ export class ChatChunkEncoder {
       case 'reasoning':
         return [this.chunk(event.choice, { reasoning_content: event.text, reasoning: event.text })]
       case 'toolCallDelta': {
+        if (this.meta.legacyFunctions) {
+          const call = event.name !== undefined ? { name: event.name, arguments: event.argumentsDelta } : { arguments: event.argumentsDelta }
+          return [this.chunk(event.choice, { function_call: call })]
+        }
         // OpenAI's shape: id, type and name once, with empty arguments; then only index and argument text.
         const call =
           event.name !== undefined
@@ -116,7 +126,7 @@ export class ChatChunkEncoder {
         return [] // chat has no prompt logprobs
       case 'finished': {
         this.usage.add(event.usage)
-        const finishing = this.chunk(event.choice, {}, { finish_reason: event.reason, stop_reason: event.stopReason })
+        const finishing = this.chunk(event.choice, {}, { finish_reason: finishReason(event.reason, this.meta), stop_reason: event.stopReason })
         if (this.usage.finishedChoices < this.choices) return [finishing]
         const usage = encodeUsage(this.usage.total())
         if (!this.includeUsage) return [{ ...finishing, usage }]

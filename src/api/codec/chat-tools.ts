@@ -52,7 +52,9 @@ export function decodeTools(
   })
   const choice = decodeChoice(wireChoice, definitions, choiceParam)
   if (definitions.length === 0) return null
-  return { definitions, choice, parallel: body.parallel_tool_calls ?? true, ...(relaxed.length > 0 ? { relaxed } : {}) }
+  // A legacy `functions` answer holds one `function_call`, so it asks for one call.
+  const parallel = base === 'functions' ? false : (body.parallel_tool_calls ?? true)
+  return { definitions, choice, parallel, ...(relaxed.length > 0 ? { relaxed } : {}) }
 }
 
 function decodeTool(wire: unknown, param: string, wrapped: boolean, relaxed: string[]): ToolDefinition {

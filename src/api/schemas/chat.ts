@@ -95,6 +95,12 @@ export const ToolCallDeltaSchema = Type.Object({
   function: Type.Object({ name: Type.Optional(Type.String()), arguments: Type.String() }),
 })
 
+/** The call of a request that used the legacy `functions` (answered in kind, as OpenAI does). */
+const LegacyFunctionCallSchema = Type.Object({ name: Type.String(), arguments: Type.String({ description: 'The arguments as a JSON text.' }) })
+
+/** A legacy `functions` request finishes with `function_call` where a `tools` request has `tool_calls`. */
+const ChatFinishReasonSchema = Type.Union([FinishReasonSchema, Type.Literal('function_call')])
+
 export const ChatCompletionSchema = Type.Object({
   ...responseHead('chat.completion'),
   choices: Type.Array(
@@ -105,11 +111,12 @@ export const ChatCompletionSchema = Type.Object({
         content: Type.Union([Type.String(), Type.Null()]),
         refusal: Type.Null(),
         tool_calls: Type.Optional(Type.Array(ToolCallSchema)),
+        function_call: Type.Optional(LegacyFunctionCallSchema),
         reasoning_content: Type.Optional(Type.String()),
         reasoning: Type.Optional(Type.String({ description: 'Same as `reasoning_content` (vLLM’s newer name).' })),
       }),
       logprobs: Type.Union([ChoiceLogprobsSchema, Type.Null()]),
-      finish_reason: FinishReasonSchema,
+      finish_reason: ChatFinishReasonSchema,
       stop_reason: StopReasonSchema,
     }),
   ),
@@ -129,9 +136,10 @@ export const ChatCompletionChunkSchema = Type.Object({
         reasoning_content: Type.Optional(Type.String()),
         reasoning: Type.Optional(Type.String()),
         tool_calls: Type.Optional(Type.Array(ToolCallDeltaSchema)),
+        function_call: Type.Optional(Type.Object({ name: Type.Optional(Type.String()), arguments: Type.String() })),
       }),
       logprobs: Type.Union([ChoiceLogprobsSchema, Type.Null()]),
-      finish_reason: Type.Union([FinishReasonSchema, Type.Null()]),
+      finish_reason: Type.Union([ChatFinishReasonSchema, Type.Null()]),
       stop_reason: Type.Optional(StopReasonSchema),
     }),
   ),

@@ -23,7 +23,7 @@ export const chatRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const model = await app.models.defaults(body.model)
       const generation = decodeChatRequest(body, model.id, model)
       reportRelaxedSchema(reply, generation)
-      const meta = newResponseMeta('chatcmpl', body.model || model.id, model.fingerprint)
+      const meta = newResponseMeta('chatcmpl', body.model || model.id, model.fingerprint, (body.functions?.length ?? 0) > 0)
       const events = await startIterable(submitFor(request, reply, generation))
       if (!body.stream) return encodeChatCompletion(await foldEvents(events), meta)
       const encoder = new ChatChunkEncoder(meta, body.stream_options?.include_usage === true)
