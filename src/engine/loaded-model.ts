@@ -122,18 +122,22 @@ export class LoadedModel {
   }
 
   /** Free slots for a request of n choices (see chooseSlots); null when too few are free. */
-  pickSlots(promptTokens: readonly Token[], n: number): Slot[] | null {
+  pickSlots(promptTokens: readonly Token[], n: number, salt: string | null): Slot[] | null {
     // Checked before the prefix scans: a request still waiting for slots asks again at every step.
     if (this.slots.filter((s) => !s.busy).length < n) return null
-    const candidates = this.slots.map((s) => ({ index: s.index, busy: s.busy, reuse: s.busy ? 0 : s.reusableLength(promptTokens) }))
+    const candidates = this.slots.map((s) => ({ index: s.index, busy: s.busy, reuse: s.busy ? 0 : s.reusableLength(promptTokens, salt) }))
     return chooseSlots(candidates, n)?.map((index) => this.slots[index]!) ?? null
   }
 
   /** Claims the slots for the plan (the first trims its cache to the reusable prefix), one generation per choice. */
   async start(plan: GenerationPlan, slots: Slot[]): Promise<Generation[]> {
-    for (const slot of slots) slot.busy = true
+    const salt = plan.request.cacheSalt ?? null
     // Prompt logprobs need every prompt position evaluated, so nothing cached is reused.
-    const reuse = plan.request.promptLogprobs ? 0 : slots[0]!.reusableLength(plan.promptTokens)
+    const reuse = plan.request.promptLogprobs ? 0 : slots[0]!.reusableLength(plan.promptTokens, salt)
+    for (const slot of slots) {
+      slot.busy = true
+      slot.salt = salt
+    }
     try {
       await slots[0]!.keepPrefix(plan.promptTokens, reuse)
     } catch (error) {

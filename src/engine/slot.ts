@@ -19,6 +19,8 @@ export interface PrefillPolicy {
 /** One parallel sequence of the model's context, and what its KV cache holds that a later request may reuse. */
 export class Slot {
   busy = false
+  /** The cache salt of the request whose tokens the KV cache holds: only the same salt may reuse them. */
+  salt: string | null = null
   /** deterministic: prompt tokens whose KV came from whole aligned chunks (the reusable prefix). */
   private reusable: Token[] = []
 
@@ -28,8 +30,9 @@ export class Slot {
     readonly prefill: PrefillPolicy,
   ) {}
 
-  /** How many leading tokens of `prompt` this slot can skip (< prompt length; deterministic: whole chunks). */
-  reusableLength(prompt: readonly Token[]): number {
+  /** How many leading tokens of `prompt` this slot can skip (< prompt length; deterministic: whole chunks; 0 for another salt). */
+  reusableLength(prompt: readonly Token[], salt: string | null): number {
+    if (salt !== this.salt) return 0
     const held = this.prefill.deterministic ? this.reusable : this.sequence.contextTokens
     const limit = Math.min(held.length, prompt.length - 1)
     let common = 0

@@ -157,6 +157,8 @@ export interface GenerationRequest {
   truncatePromptTokens: number | null
   /** Queue order: lower goes first (vLLM's convention), FIFO among equals. */
   priority: number
+  /** A tenant's cache key: a cached prompt prefix is reused only by requests with the same salt (null = none). */
+  cacheSalt?: string | null
   grammar: GrammarSpec | null
   /** Function calling (chat only); null = no tools. Calls are enforced by a grammar unless the choice is `none`. */
   tools?: ToolOptions | null
