@@ -134,6 +134,12 @@ describe('decodeMessagesRequest: the prompt', () => {
     expect(nested.param).toBe('messages[2].content[0].content[0].type')
   })
 
+  it('a system role among the turns is refused, naming it, as Anthropic does (the system prompt is the top-level field)', () => {
+    const error = invalid({ messages: [...USER, { role: 'assistant', content: 'a' }, { role: 'system', content: 'Be brief.' }] })
+    expect(error.param).toBe('messages[2].role')
+    expect(error.message).toMatch(/^messages\[2\]\.role: Unexpected role "system".*top-level `system`/)
+  })
+
   it('a tool_result must answer an earlier tool_use; a trailing assistant turn may not call tools', () => {
     expect(invalid({ messages: [{ role: 'user', content: [{ type: 'tool_result', tool_use_id: 'nope', content: 'x' }] }] }).param).toBe(
       'messages[0].content[0].tool_use_id',

@@ -19,7 +19,8 @@ const TextBlockSchema = Type.Object(
 export const MessageParamSchema = Type.Object(
   {
     role: Type.Union([Type.Literal('user'), Type.Literal('assistant'), Type.Literal('system')], {
-      description: 'Consecutive turns of one role are merged into one, as Anthropic does.',
+      description:
+        'Consecutive turns of one role are merged into one, as Anthropic does. `system` is refused (400), as on Anthropic’s API: the system prompt goes in the top-level `system`.',
     }),
     content: Type.Union([Type.String(), Type.Array(BlockSchema, { description: 'text, tool_use, tool_result, thinking, redacted_thinking.' })]),
   },
