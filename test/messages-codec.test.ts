@@ -189,6 +189,38 @@ describe('decodeMessagesRequest: generation', () => {
     expect(decode({ thinking: { type: 'adaptive', display: 'omitted' } })).toMatchObject({ thinkingBudget: null, reportReasoning: false })
   })
 
+  it('output_config.format (and the beta output_format) is enforced by the schema’s grammar, strictly', () => {
+    const schema = { type: 'object', properties: { c: { type: 'integer' } }, required: ['c'], additionalProperties: false }
+    const grammar = decode({ output_config: { format: { type: 'json_schema', schema } } }).grammar!
+    expect(grammar).toMatchObject({ schema, param: 'output_config.format.schema' })
+    expect(grammar.gbnf).toMatch(/root/)
+    expect(decode({ output_format: { type: 'json_schema', schema } }).grammar).toMatchObject({ schema, param: 'output_format.schema' })
+    expect(decode({}).grammar).toBeNull()
+    expect(decode({ output_config: { format: null } }).grammar).toBeNull()
+    // A keyword the grammar cannot enforce is a 400 naming the field and the keyword, without chat's `strict: false` way out.
+    const not = invalid({ output_config: { format: { type: 'json_schema', schema: { type: 'object', properties: { a: { not: { type: 'string' } } } } } } })
+    expect(not.param).toBe('output_config.format.schema')
+    expect(not.message).toMatch(/output_config\.format\.schema.*not/)
+    expect(not.message).not.toMatch(/strict/)
+    expect(invalid({ output_format: { type: 'json_schema', schema: { type: 'string', pattern: '^(?=a)a$' } } }).param).toBe('output_format.schema')
+    expect(invalid({ output_config: { format: { type: 'json_schema', schema } }, output_format: { type: 'json_schema', schema } }).param).toBe('output_format')
+  })
+
+  it('output_config: a format beside tool use or a prefill is refused; effort goes to the template; other keys are refused', () => {
+    const format = { type: 'json_schema', schema: { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'] } }
+    // As chat with response_format: one grammar per request.
+    expect(invalid({ output_config: { format }, tools: [TOOL] }).message).toMatch(/^output_config\.format cannot be combined with tool use/)
+    expect(invalid({ output_format: format, tools: [TOOL], tool_choice: { type: 'tool', name: 'get_weather' } }).param).toBe('output_format')
+    expect(decode({ output_config: { format }, tools: [TOOL], tool_choice: { type: 'none' } }).grammar).not.toBeNull()
+    expect(invalid({ output_config: { format }, messages: [...USER, { role: 'assistant', content: '{' }] }).message).toMatch(/prefilled/)
+    const template = (extra: Record<string, unknown>) => (decode(extra).input as { template?: { reasoningEffort: unknown } }).template
+    expect(template({ output_config: { effort: 'low' } })?.reasoningEffort).toBe('low')
+    expect(template({ output_config: { effort: 'max' } })?.reasoningEffort).toBe('high')
+    expect(template({ output_config: {} })).toBeUndefined()
+    expect(invalid({ output_config: { task_budget: { total: 10 } } }).param).toBe('output_config.task_budget')
+    expect(Value.Check(MessagesRequestSchema, { model: 'm', max_tokens: 1, messages: USER, output_config: { format: { type: 'json_object' } } })).toBe(false)
+  })
+
   it('the request schema requires max_tokens and keeps Anthropic’s ranges', () => {
     expect(Value.Check(MessagesRequestSchema, { model: 'm', messages: USER })).toBe(false)
     expect(Value.Check(MessagesRequestSchema, { model: 'm', max_tokens: 1, messages: USER, temperature: 1.5 })).toBe(false)
