@@ -197,7 +197,9 @@ describe('decodeChatRequest: messages', () => {
       { role: 'tool', content: 'orphan', name: 'g', toolCallId: '' },
     ])
     expect(invalid({ messages: [{ role: 'function', content: 'x' }] }).param).toBe('messages[0].name')
-    expect(invalid({ messages: [{ role: 'function', name: 'f' }] }).param).toBe('messages[0].content')
+    expect((decode(loose({ messages: [{ role: 'function', name: 'f', content: null }] })).input as { messages: unknown[] }).messages).toEqual([
+      { role: 'tool', content: '', name: 'f', toolCallId: '' },
+    ])
     expect(invalid({ messages: [{ role: 'function', name: 'f', content: [{ type: 'thinking', thinking: 'x' }] }] }).param).toBe('messages[0].content[0].type')
   })
 

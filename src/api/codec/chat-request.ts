@@ -120,9 +120,9 @@ function decodeMessage(message: ChatMessageWire, index: number, earlier: readonl
  */
 function decodeFunctionResult(message: ChatMessageWire, param: string, earlier: readonly ChatMessage[]): ChatMessage {
   if (!message.name) throw new InvalidRequestError("A 'function' message needs 'name': the function whose result it is.", `${param}.name`)
-  if (message.content == null) throw new InvalidRequestError("A 'function' message needs 'content'.", `${param}.content`)
   const call = earlier.flatMap((m) => m.toolCalls ?? []).filter((c) => c.name === message.name).at(-1)
-  return { role: 'tool', content: decodeContent(message.content, param, 'function').text, name: message.name, toolCallId: call?.id ?? '' }
+  // OpenAI's type allows a null content here (a function that returned nothing).
+  return { role: 'tool', content: decodeContent(message.content ?? '', param, 'function').text, name: message.name, toolCallId: call?.id ?? '' }
 }
 
 /** An assistant's earlier thinking: `reasoning_content` (or `reasoning`), or `thinking` content parts; not both. */
