@@ -176,6 +176,60 @@ describe('decodeChatRequest: messages', () => {
       ],
     })
   })
+
+  it('the legacy function role is the tool result of the latest earlier call of that name', () => {
+    const messages = decode(
+      loose({
+        messages: [
+          USER[0],
+          { role: 'assistant', content: null, function_call: { name: 'f', arguments: '{}' } },
+          { role: 'function', name: 'f', content: 'first' },
+          { role: 'assistant', content: null, tool_calls: [{ id: 'c9', type: 'function', function: { name: 'f', arguments: '{}' } }] },
+          { role: 'function', name: 'f', content: [{ type: 'text', text: 'second' }] },
+          // No call of that name in the history: still a result, with no id to match.
+          { role: 'function', name: 'g', content: 'orphan' },
+        ],
+      }),
+    ).input as { messages: unknown[] }
+    expect(messages.messages.slice(2).filter((_, i) => i !== 1)).toEqual([
+      { role: 'tool', content: 'first', name: 'f', toolCallId: '' },
+      { role: 'tool', content: 'second', name: 'f', toolCallId: 'c9' },
+      { role: 'tool', content: 'orphan', name: 'g', toolCallId: '' },
+    ])
+    expect(invalid({ messages: [{ role: 'function', content: 'x' }] }).param).toBe('messages[0].name')
+    expect((decode(loose({ messages: [{ role: 'function', name: 'f', content: null }] })).input as { messages: unknown[] }).messages).toEqual([
+      { role: 'tool', content: '', name: 'f', toolCallId: '' },
+    ])
+    expect(invalid({ messages: [{ role: 'function', name: 'f', content: [{ type: 'thinking', thinking: 'x' }] }] }).param).toBe('messages[0].content[0].type')
+  })
+
+  it('bare strings in a content array are text parts', () => {
+    const decoded = decode(loose({ messages: [{ role: 'user', content: ['a', { type: 'text', text: 'b' }, 'c'] }] }))
+    expect(decoded.input).toEqual({ kind: 'chat', messages: [{ role: 'user', content: 'a\nb\nc' }] })
+    expect(Value.Check(ChatCompletionRequestSchema, { model: 'm', messages: [{ role: 'user', content: ['a', { type: 'text', text: 'b' }] }] })).toBe(true)
+    expect(Value.Check(ChatCompletionRequestSchema, { model: 'm', messages: [{ role: 'user', content: [3] }] })).toBe(false)
+  })
+
+  it('thinking parts on an assistant message are its reasoning history, like reasoning_content', () => {
+    const thought = [{ type: 'thinking', thinking: 'hmm' }, { type: 'thinking', thinking: 'ok', closed: true }, { type: 'text', text: 'A.' }]
+    const decoded = decode(loose({ messages: [USER[0], { role: 'assistant', content: thought }, USER[0]] }))
+    expect((decoded.input as { messages: unknown[] }).messages[1]).toEqual({ role: 'assistant', content: 'A.', reasoning: 'hmm\nok' })
+    const same = decode(loose({ messages: [USER[0], { role: 'assistant', content: 'A.', reasoning_content: 'hmm\nok' }, USER[0]] }))
+    expect(same.input).toEqual(decoded.input)
+    // Only assistants think; both spellings at once, an unclosed thought or a non-string one are refused by name.
+    expect(invalid({ messages: [{ role: 'user', content: [{ type: 'thinking', thinking: 'x' }] }] }).param).toBe('messages[0].content[0].type')
+    const both = invalid({ messages: [USER[0], { role: 'assistant', content: thought, reasoning_content: 'x' }] })
+    expect(both.param).toBe('messages[1].reasoning_content')
+    expect(invalid({ messages: [USER[0], { role: 'assistant', content: [{ type: 'thinking', thinking: 'x', closed: false }] }] }).param).toBe(
+      'messages[1].content[0].closed',
+    )
+    expect(invalid({ messages: [USER[0], { role: 'assistant', content: [{ type: 'thinking' }] }] }).param).toBe('messages[1].content[0].thinking')
+  })
+
+  it('an empty tools list is refused by the schema, as at OpenAI (absent means no tools)', () => {
+    expect(Value.Check(ChatCompletionRequestSchema, { model: 'm', messages: USER, tools: [] })).toBe(false)
+    expect(Value.Check(ChatCompletionRequestSchema, { model: 'm', messages: USER, tools: [{ type: 'function', function: { name: 'f' } }] })).toBe(true)
+  })
 })
 
 /** decodeChatRequest with the default LIMITS. */

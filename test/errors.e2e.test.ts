@@ -61,7 +61,9 @@ describe('schema violations are 400 naming the param', () => {
     expectError(await postJson(t.origin, '/tokenize', { messages: user('x'), chat_template: '{{ 1 }}' }, auth), 400, 'chat_template')
     expectError(await chat({ messages: user('x'), tool_choice: 'required' }), 400, 'tool_choice')
     // Their no-op values pass.
-    expect((await chat({ messages: user('x'), chat_template_kwargs: {}, tools: [], max_tokens: 1 })).status).toBe(200)
+    expect((await chat({ messages: user('x'), chat_template_kwargs: {}, max_tokens: 1 })).status).toBe(200)
+    // An empty tool list is invalid at OpenAI too (leave `tools` out instead).
+    expectError(await chat({ messages: user('x'), tools: [], max_tokens: 1 }), 400, 'tools')
   })
 
   it('unknown top-level fields are accepted and ignored; null means absent', async () => {

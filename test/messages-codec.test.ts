@@ -134,6 +134,12 @@ describe('decodeMessagesRequest: the prompt', () => {
     expect(nested.param).toBe('messages[2].content[0].content[0].type')
   })
 
+  it('a system role among the turns is refused, naming it, as Anthropic does (the system prompt is the top-level field)', () => {
+    const error = invalid({ messages: [...USER, { role: 'assistant', content: 'a' }, { role: 'system', content: 'Be brief.' }] })
+    expect(error.param).toBe('messages[2].role')
+    expect(error.message).toMatch(/^messages\[2\]\.role: Unexpected role "system".*top-level `system`/)
+  })
+
   it('a tool_result must answer an earlier tool_use; a trailing assistant turn may not call tools', () => {
     expect(invalid({ messages: [{ role: 'user', content: [{ type: 'tool_result', tool_use_id: 'nope', content: 'x' }] }] }).param).toBe(
       'messages[0].content[0].tool_use_id',
@@ -181,6 +187,38 @@ describe('decodeMessagesRequest: generation', () => {
     expect(invalid({ thinking: { type: 'enabled' } }).param).toBe('thinking.budget_tokens')
     expect(invalid({ max_tokens: 16, thinking: { type: 'enabled', budget_tokens: 16 } }).message).toMatch(/less than max_tokens/)
     expect(decode({ thinking: { type: 'adaptive', display: 'omitted' } })).toMatchObject({ thinkingBudget: null, reportReasoning: false })
+  })
+
+  it('output_config.format (and the beta output_format) is enforced by the schema’s grammar, strictly', () => {
+    const schema = { type: 'object', properties: { c: { type: 'integer' } }, required: ['c'], additionalProperties: false }
+    const grammar = decode({ output_config: { format: { type: 'json_schema', schema } } }).grammar!
+    expect(grammar).toMatchObject({ schema, param: 'output_config.format.schema' })
+    expect(grammar.gbnf).toMatch(/root/)
+    expect(decode({ output_format: { type: 'json_schema', schema } }).grammar).toMatchObject({ schema, param: 'output_format.schema' })
+    expect(decode({}).grammar).toBeNull()
+    expect(decode({ output_config: { format: null } }).grammar).toBeNull()
+    // A keyword the grammar cannot enforce is a 400 naming the field and the keyword, without chat's `strict: false` way out.
+    const not = invalid({ output_config: { format: { type: 'json_schema', schema: { type: 'object', properties: { a: { not: { type: 'string' } } } } } } })
+    expect(not.param).toBe('output_config.format.schema')
+    expect(not.message).toMatch(/output_config\.format\.schema.*not/)
+    expect(not.message).not.toMatch(/strict/)
+    expect(invalid({ output_format: { type: 'json_schema', schema: { type: 'string', pattern: '^(?=a)a$' } } }).param).toBe('output_format.schema')
+    expect(invalid({ output_config: { format: { type: 'json_schema', schema } }, output_format: { type: 'json_schema', schema } }).param).toBe('output_format')
+  })
+
+  it('output_config: a format beside tool use or a prefill is refused; effort goes to the template; other keys are refused', () => {
+    const format = { type: 'json_schema', schema: { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'] } }
+    // As chat with response_format: one grammar per request.
+    expect(invalid({ output_config: { format }, tools: [TOOL] }).message).toMatch(/^output_config\.format cannot be combined with tool use/)
+    expect(invalid({ output_format: format, tools: [TOOL], tool_choice: { type: 'tool', name: 'get_weather' } }).param).toBe('output_format')
+    expect(decode({ output_config: { format }, tools: [TOOL], tool_choice: { type: 'none' } }).grammar).not.toBeNull()
+    expect(invalid({ output_config: { format }, messages: [...USER, { role: 'assistant', content: '{' }] }).message).toMatch(/prefilled/)
+    const template = (extra: Record<string, unknown>) => (decode(extra).input as { template?: { reasoningEffort: unknown } }).template
+    expect(template({ output_config: { effort: 'low' } })?.reasoningEffort).toBe('low')
+    expect(template({ output_config: { effort: 'max' } })?.reasoningEffort).toBe('high')
+    expect(template({ output_config: {} })).toBeUndefined()
+    expect(invalid({ output_config: { task_budget: { total: 10 } } }).param).toBe('output_config.task_budget')
+    expect(Value.Check(MessagesRequestSchema, { model: 'm', max_tokens: 1, messages: USER, output_config: { format: { type: 'json_object' } } })).toBe(false)
   })
 
   it('the request schema requires max_tokens and keeps Anthropic’s ranges', () => {

@@ -36,7 +36,7 @@ export function decodeChatRequest(body: ChatCompletionRequest, model: string, li
   const request: GenerationRequest = {
     ...params,
     model,
-    input: { kind: 'chat', messages: body.messages.map(decodeMessage), ...(template ? { template } : {}) },
+    input: { kind: 'chat', messages: decodeMessages(body.messages), ...(template ? { template } : {}) },
     ...(tools ? { tools } : {}),
     ...(body.include_reasoning === false ? { reportReasoning: false } : {}),
     maxTokens: body.max_completion_tokens ?? params.maxTokens,
@@ -84,8 +84,15 @@ function decodeTemplateOptions(body: ChatCompletionRequest): ChatTemplateOptions
   }
 }
 
-function decodeMessage(message: ChatMessageWire, index: number): ChatMessage {
+function decodeMessages(messages: readonly ChatMessageWire[]): ChatMessage[] {
+  const out: ChatMessage[] = []
+  messages.forEach((message, i) => out.push(decodeMessage(message, i, out)))
+  return out
+}
+
+function decodeMessage(message: ChatMessageWire, index: number, earlier: readonly ChatMessage[]): ChatMessage {
   const param = `messages[${index}]`
+  if (message.role === 'function') return decodeFunctionResult(message, param, earlier)
   const role = message.role === 'developer' ? 'system' : message.role
   if (role === 'tool' && !message.tool_call_id) {
     throw new InvalidRequestError(`A 'tool' message needs 'tool_call_id'.`, `${param}.tool_call_id`)
@@ -94,34 +101,68 @@ function decodeMessage(message: ChatMessageWire, index: number): ChatMessage {
     throw new InvalidRequestError(`A '${message.role}' message needs 'content'.`, `${param}.content`)
   }
   const toolCalls = role === 'assistant' ? decodeHistoryCalls(message.tool_calls, message.function_call, param) : []
+  const content = decodeContent(message.content ?? '', param, message.role)
+  const reasoning = decodeReasoning(message, content.thoughts, param)
   return {
     role,
-    content: decodeContent(message.content ?? '', param),
+    content: content.text,
     ...(message.name ? { name: message.name } : {}),
     ...(toolCalls.length > 0 ? { toolCalls } : {}),
     ...(role === 'tool' ? { toolCallId: message.tool_call_id! } : {}),
-    ...(role === 'assistant' && (message.reasoning_content ?? message.reasoning) != null
-      ? { reasoning: (message.reasoning_content ?? message.reasoning)! }
-      : {}),
+    ...(reasoning != null ? { reasoning } : {}),
   }
 }
 
-/** Text parts are joined with '\n', vLLM's rule; other part types are refused by name. */
-function decodeContent(content: string | Array<{ type: string; [key: string]: unknown }>, param: string): string {
-  if (typeof content === 'string') return content
-  return content
-    .map((part, i) => {
-      if (part.type === 'text' || part.type === 'refusal') {
-        const text = part[part.type]
-        if (typeof text !== 'string') {
-          throw new InvalidRequestError(`A '${part.type}' content part needs a string '${part.type}'.`, `${param}.content[${i}].${part.type}`)
-        }
-        return text
-      }
-      throw new InvalidRequestError(
-        `Content part type '${part.type}' is not supported by this model; send text parts only.`,
-        `${param}.content[${i}].type`,
-      )
-    })
-    .join('\n')
+/**
+ * The legacy `function` role (OpenAI's, from before calls had ids): a result named after its function. It is
+ * the tool result of the latest earlier call of that name (with that call's id; '' when the call had none or
+ * is not in the history), so templates render it as they render a `tool` message.
+ */
+function decodeFunctionResult(message: ChatMessageWire, param: string, earlier: readonly ChatMessage[]): ChatMessage {
+  if (!message.name) throw new InvalidRequestError("A 'function' message needs 'name': the function whose result it is.", `${param}.name`)
+  const call = earlier.flatMap((m) => m.toolCalls ?? []).filter((c) => c.name === message.name).at(-1)
+  // OpenAI's type allows a null content here (a function that returned nothing).
+  return { role: 'tool', content: decodeContent(message.content ?? '', param, 'function').text, name: message.name, toolCallId: call?.id ?? '' }
+}
+
+/** An assistant's earlier thinking: `reasoning_content` (or `reasoning`), or `thinking` content parts; not both. */
+function decodeReasoning(message: ChatMessageWire, thoughts: readonly string[], param: string): string | null {
+  const field = message.reasoning_content ?? message.reasoning ?? null
+  if (thoughts.length === 0) return field
+  if (field != null) {
+    const name = message.reasoning_content != null ? 'reasoning_content' : 'reasoning'
+    throw new InvalidRequestError(`Send the reasoning as '${name}' or as 'thinking' content parts, not both.`, `${param}.${name}`)
+  }
+  return thoughts.join('\n')
+}
+
+/**
+ * Text parts (and bare strings, as vLLM takes them) are joined with '\n', vLLM's rule; an assistant's
+ * `thinking` parts are its reasoning history; other part types are refused by name.
+ */
+function decodeContent(content: NonNullable<ChatMessageWire['content']>, param: string, role: ChatMessageWire['role']): { text: string; thoughts: string[] } {
+  if (typeof content === 'string') return { text: content, thoughts: [] }
+  const text: string[] = []
+  const thoughts: string[] = []
+  content.forEach((wire, i) => {
+    const part = wire as string | Record<string, unknown>
+    const partParam = `${param}.content[${i}]`
+    if (typeof part === 'string') text.push(part)
+    else if (part.type === 'text' || part.type === 'refusal') text.push(partString(part, part.type as string, partParam))
+    else if (part.type === 'thinking' && role === 'assistant') {
+      // An unclosed thought (vLLM's `closed: false`) would have to be continued, which rendering cannot do.
+      if (part.closed === false) throw new InvalidRequestError("Only closed 'thinking' parts are supported; drop 'closed: false'.", `${partParam}.closed`)
+      thoughts.push(partString(part, 'thinking', partParam))
+    } else {
+      const allowed = role === 'assistant' ? 'text, refusal and thinking parts' : 'text parts'
+      throw new InvalidRequestError(`Content part type '${String(part.type)}' is not supported in a '${role}' message; send ${allowed} only.`, `${partParam}.type`)
+    }
+  })
+  return { text: text.join('\n'), thoughts }
+}
+
+function partString(part: Record<string, unknown>, key: string, param: string): string {
+  const value = part[key]
+  if (typeof value !== 'string') throw new InvalidRequestError(`A '${String(part.type)}' content part needs a string '${key}'.`, `${param}.${key}`)
+  return value
 }

@@ -34,25 +34,40 @@ export function decodeTurns(system: MessagesRequest['system'], messages: readonl
   const calls = new Set<string>()
   for (const turn of mergeTurns(messages)) {
     if (turn.role === 'assistant') out.push(decodeAssistant(turn.blocks, calls))
-    else if (turn.role === 'system') out.push({ role: 'system', content: texts(turn.blocks, 'system').join('\n') })
     else out.push(...decodeUser(turn.blocks, calls))
   }
   return out
 }
 
-function mergeTurns(messages: readonly MessageParam[]): Array<{ role: MessageParam['role']; blocks: Block[] }> {
-  const turns: Array<{ role: MessageParam['role']; blocks: Block[] }> = []
+type TurnRole = 'user' | 'assistant'
+
+function mergeTurns(messages: readonly MessageParam[]): Array<{ role: TurnRole; blocks: Block[] }> {
+  const turns: Array<{ role: TurnRole; blocks: Block[] }> = []
   messages.forEach((message, i) => {
+    const role = turnRole(message, i)
     const param = `messages[${i}].content`
     const blocks: Block[] =
       typeof message.content === 'string'
         ? [{ block: { type: 'text', text: message.content }, param }]
         : message.content.map((block, j) => ({ block: block as ContentBlockParam & Json, param: `${param}[${j}]` }))
     const last = turns.at(-1)
-    if (last?.role === message.role) last.blocks.push(...blocks)
-    else turns.push({ role: message.role, blocks })
+    if (last?.role === role) last.blocks.push(...blocks)
+    else turns.push({ role, blocks })
   })
   return turns
+}
+
+/**
+ * Turns are user or assistant only, as on Anthropic's API (its 400 in its words): a system message in the
+ * turns would be rendered where no template expects one, and clients that send it mean the `system` field.
+ */
+function turnRole(message: MessageParam, i: number): TurnRole {
+  if (message.role !== 'system') return message.role
+  const param = `messages[${i}].role`
+  throw new InvalidRequestError(
+    `${param}: Unexpected role "system". The Messages API accepts a top-level \`system\` parameter, not "system" as an input message role.`,
+    param,
+  )
 }
 
 function decodeUser(blocks: readonly Block[], calls: ReadonlySet<string>): ChatMessage[] {
@@ -135,7 +150,7 @@ function decodeAssistant(blocks: readonly Block[], calls: Set<string>): ChatMess
   }
 }
 
-/** The text of blocks that may only be text (system turns, tool results). */
+/** The text of blocks that may only be text (tool results). */
 function texts(blocks: readonly Block[], where: string): string[] {
   return blocks.map(({ block, param }) => {
     if (block.type === 'text') return blockText(block, param)

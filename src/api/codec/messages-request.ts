@@ -1,9 +1,10 @@
 import { InvalidRequestError } from '../../errors.js'
-import type { ChatTemplateOptions, GenerationInput, GenerationRequest, ToolOptions } from '../../generation/request.js'
+import type { ChatTemplateOptions, GenerationInput, GenerationRequest, GrammarSpec, ToolOptions } from '../../generation/request.js'
 import type { CountTokensRequest, MessagesRequest } from '../schemas/messages.js'
 import { decodeTools } from './chat-tools.js'
 import { decodeGenerationParams, type ModelLimits } from './generation-params.js'
 import { decodeTurns } from './messages-content.js'
+import { decodeMessagesOutput, type MessagesOutput } from './messages-output.js'
 
 type Json = Record<string, unknown>
 
@@ -11,6 +12,8 @@ type Json = Record<string, unknown>
 export interface MessagesPrompt {
   input: Extract<GenerationInput, { kind: 'chat' }>
   tools: ToolOptions | null
+  /** Structured output (`output_config.format`); count_tokens has no use for it but refuses what /v1/messages refuses. */
+  grammar: GrammarSpec | null
 }
 
 /**
@@ -19,7 +22,7 @@ export interface MessagesPrompt {
  * schema grammars), so the two APIs cannot disagree about what a field means.
  */
 export function decodeMessagesRequest(body: MessagesRequest, model: string, limits: ModelLimits): GenerationRequest {
-  const { input, tools } = decodeMessagesPrompt(body)
+  const { input, tools, grammar } = decodeMessagesPrompt(body)
   const { max_tokens, temperature, top_p, top_k, stop_sequences } = body
   const params = decodeGenerationParams({ max_tokens, temperature, top_p, top_k, stop: stop_sequences ?? null }, limits)
   const thinking = body.thinking
@@ -38,6 +41,7 @@ export function decodeMessagesRequest(body: MessagesRequest, model: string, limi
     ...params,
     model,
     input,
+    grammar,
     ...(tools ? { tools } : {}),
     ...(thinking?.display === 'omitted' ? { reportReasoning: false } : {}),
     thinkingBudget,
@@ -52,15 +56,33 @@ export function decodeMessagesPrompt(body: CountTokensRequest): MessagesPrompt {
   if (body.mcp_servers?.length) throw new InvalidRequestError('mcp_servers are not supported: this server connects to no MCP servers.', 'mcp_servers')
   if (body.container != null) throw new InvalidRequestError('container is not supported: this server runs no code containers.', 'container')
   const messages = decodeTurns(body.system, body.messages)
-  const template = decodeTemplateOptions(body)
-  return { input: { kind: 'chat', messages, ...(template ? { template } : {}) }, tools: decodeAnthropicTools(body) }
+  const output = decodeMessagesOutput(body)
+  const template = decodeTemplateOptions(body, output)
+  const tools = decodeAnthropicTools(body)
+  if (output.grammar) refuseBesideFormat(output.formatParam, tools, template)
+  return { input: { kind: 'chat', messages, ...(template ? { template } : {}) }, tools, grammar: output.grammar }
+}
+
+/**
+ * What a structured output cannot go with. Tool use: one grammar per request enforces either the JSON or the
+ * calls (chat refuses response_format beside tools alike). A prefill: the grammar would hold only the
+ * continuation, so the text block would not be the JSON; Anthropic refuses prefill with structured outputs too.
+ */
+function refuseBesideFormat(param: string, tools: ToolOptions | null, template: ChatTemplateOptions | null): void {
+  if (tools && tools.choice.kind !== 'none') {
+    throw new InvalidRequestError(`${param} cannot be combined with tool use (one grammar per request); drop it or send tool_choice {"type": "none"}.`, param)
+  }
+  if (template?.continueFinalMessage) {
+    throw new InvalidRequestError(`${param} cannot be combined with a prefilled assistant turn: the JSON is the whole answer. Drop the last assistant turn.`, param)
+  }
 }
 
 /**
  * The template controls a Messages request implies: `thinking` as the `enable_thinking` switch Qwen3-style
- * templates read, and a last assistant turn continued (Anthropic's prefill) rather than answered.
+ * templates read, `output_config.effort` as `reasoning_effort`, and a last assistant turn continued
+ * (Anthropic's prefill) rather than answered.
  */
-function decodeTemplateOptions(body: CountTokensRequest): ChatTemplateOptions | null {
+function decodeTemplateOptions(body: CountTokensRequest, { effort }: MessagesOutput): ChatTemplateOptions | null {
   const type = body.thinking?.type
   const last = body.messages.at(-1)!
   const prefill = last.role === 'assistant'
@@ -68,12 +90,12 @@ function decodeTemplateOptions(body: CountTokensRequest): ChatTemplateOptions | 
     const param = `messages[${body.messages.length - 1}]`
     throw new InvalidRequestError(`The last turn calls tools; send their tool_result blocks in a user turn (${param}).`, param)
   }
-  if (type == null && !prefill) return null
+  if (type == null && effort == null && !prefill) return null
   return {
     source: null,
     variables: type == null ? {} : { enable_thinking: type !== 'disabled' },
     variablesParam: 'thinking',
-    reasoningEffort: null,
+    reasoningEffort: effort,
     addGenerationPrompt: !prefill,
     continueFinalMessage: prefill,
     documents: null,

@@ -12,13 +12,18 @@ import { FinishReasonSchema, GenerationParamsProperties, StopReasonSchema, respo
 // Parts are checked in the codec, so an unsupported part gets a 400 naming its type, not a schema dump.
 const ContentPartSchema = Type.Object({ type: Type.String() }, { additionalProperties: true })
 
-const ContentSchema = Type.Union([Type.String(), Type.Array(ContentPartSchema)])
+const ContentSchema = Type.Union([
+  Type.String(),
+  Type.Array(Type.Union([Type.String({ description: 'A bare string is a text part (vLLM).' }), ContentPartSchema]), {
+    description: 'text and refusal parts; assistant messages also `{type: "thinking", thinking}` (their reasoning).',
+  }),
+])
 
 export const ChatMessageSchema = Type.Object(
   {
     role: Type.Union(
-      [Type.Literal('system'), Type.Literal('developer'), Type.Literal('user'), Type.Literal('assistant'), Type.Literal('tool')],
-      { description: '`developer` is treated as `system`.' },
+      [Type.Literal('system'), Type.Literal('developer'), Type.Literal('user'), Type.Literal('assistant'), Type.Literal('tool'), Type.Literal('function')],
+      { description: '`developer` is treated as `system`; the legacy `function` (with `name`) as the `tool` result of the latest call of that name.' },
     ),
     content: Nullable(ContentSchema),
     name: Nullable(Type.String()),
@@ -41,8 +46,10 @@ export const ChatCompletionRequestSchema = Type.Object(
     top_logprobs: Nullable(Type.Integer({ minimum: 0, maximum: 20 })),
     max_completion_tokens: Nullable(Type.Integer({ minimum: 1, description: 'Wins over max_tokens.' })),
     // Tools are checked in the codec, so a bad definition gets a 400 naming e.g. `tools[1].function.name`.
+    // An empty list is a 400, as at OpenAI; the clients we serve leave `tools` out when they have none.
     tools: Nullable(
       Type.Array(Type.Unknown(), {
+        minItems: 1,
         maxItems: REQUEST_LIMITS.tools,
         description: '`{type: "function", function: {name, description?, parameters?, strict?}}`',
       }),

@@ -19,7 +19,8 @@ const TextBlockSchema = Type.Object(
 export const MessageParamSchema = Type.Object(
   {
     role: Type.Union([Type.Literal('user'), Type.Literal('assistant'), Type.Literal('system')], {
-      description: 'Consecutive turns of one role are merged into one, as Anthropic does.',
+      description:
+        'Consecutive turns of one role are merged into one, as Anthropic does. `system` is refused (400), as on Anthropic’s API: the system prompt goes in the top-level `system`.',
     }),
     content: Type.Union([Type.String(), Type.Array(BlockSchema, { description: 'text, tool_use, tool_result, thinking, redacted_thinking.' })]),
   },
@@ -46,6 +47,28 @@ const ToolChoiceSchema = Type.Object(
   { additionalProperties: true },
 )
 
+const JsonOutputFormatSchema = Type.Object(
+  {
+    type: Type.Literal('json_schema'),
+    schema: Type.Record(Type.String(), Type.Unknown(), {
+      description: 'A JSON Schema the text must match, enforced by a grammar; a keyword it cannot enforce → 400 naming it.',
+    }),
+  },
+  { additionalProperties: true },
+)
+
+const OutputConfigSchema = Type.Object(
+  {
+    effort: Nullable(
+      Type.Union([Type.Literal('low'), Type.Literal('medium'), Type.Literal('high'), Type.Literal('xhigh'), Type.Literal('max')], {
+        description: 'Passed to the chat template as `reasoning_effort` (`xhigh` and `max` as `high`, the most templates know).',
+      }),
+    ),
+    format: Nullable(JsonOutputFormatSchema, { description: 'Structured output: the one text block is JSON valid against `schema`.' }),
+  },
+  { additionalProperties: true, description: 'Other keys → 400 naming them.' },
+)
+
 /** What count_tokens reads: everything that shapes the prompt. */
 const PromptProperties = {
   model: Type.String({ description: "Model id or alias (aliases may be patterns such as 'claude-*'); empty = the default model." }),
@@ -62,6 +85,9 @@ const PromptProperties = {
   // Server-side execution environments: refused when set (nothing runs on this server but the model).
   mcp_servers: Nullable(Type.Array(Type.Unknown(), { description: 'Refused: this server connects to no MCP servers.' })),
   container: Nullable(Type.Unknown({ description: 'Refused: this server runs no code containers.' })),
+  // Read by count_tokens too: `effort` shapes the prompt, and a schema that cannot be enforced is the same 400 on both.
+  output_config: Nullable(OutputConfigSchema),
+  output_format: Nullable(JsonOutputFormatSchema, { description: 'The deprecated beta spelling of `output_config.format`.' }),
 }
 
 export const CountTokensRequestSchema = Type.Object(PromptProperties, { additionalProperties: true })
