@@ -61,6 +61,7 @@ export const ChatCompletionRequestSchema = Type.Object(
     chat_template: Nullable(Type.String({ description: "A Jinja chat template replacing the model's for this request." })),
     chat_template_kwargs: Nullable(Type.Record(Type.String(), Type.Unknown(), { description: 'Extra template variables, e.g. `enable_thinking`.' })),
     chat_template_args: Nullable(Type.Record(Type.String(), Type.Unknown(), { description: 'Same as `chat_template_kwargs` (merged).' })),
+    add_special_tokens: Nullable(Type.Boolean({ description: 'false only: the prompt is exactly what the chat template renders.' })),
     documents: Nullable(Type.Array(Type.Record(Type.String(), Type.Unknown()), { description: 'RAG documents passed to the template.' })),
     functions: Nullable(Type.Array(Type.Unknown(), { maxItems: REQUEST_LIMITS.tools })),
     function_call: Nullable(Type.Unknown()),
