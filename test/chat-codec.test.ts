@@ -188,7 +188,6 @@ describe('decodeChatRequest: parameters still refused unless at their no-op valu
     ['length_penalty', 0.5],
     ['early_stopping', true],
     ['top_p_min', 0.5],
-    ['add_special_tokens', true],
     ['bad_words', ['darn']],
     ['bad', ['darn']],
     ['prompt_logprobs', 1],
@@ -320,6 +319,7 @@ describe('decodeChatRequest: parameters still refused unless at their no-op valu
       bad_token_ids: [5],
       allowed_token_ids: [6, 7],
       truncate_prompt_tokens: 100,
+      add_special_tokens: true,
     })
     expect(() => decodeChatRequest(body, 'm', LIMITS)).not.toThrow()
   })

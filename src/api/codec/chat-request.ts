@@ -10,8 +10,6 @@ const REFUSED: ReadonlyArray<Refusal<ChatCompletionRequest>> = [
   ['modalities', (v) => (v as string[]).every((m) => m === 'text'), 'Only text output is supported.'],
   ['audio', () => false, 'Audio output is not supported.'],
   ['web_search_options', () => false, 'Web search is not supported.'],
-  // vLLM's own advice for chat: the template already places the special tokens the model expects.
-  ['add_special_tokens', (v) => v === false, 'Special tokens beyond those the chat template adds are not supported.'],
 ]
 
 /** Wire chat request → protocol-free GenerationRequest. `model` is the resolved model id. */
