@@ -1,4 +1,4 @@
-import OpenAI from 'openai'
+import OpenAI, { BadRequestError } from 'openai'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { SPM_VOCAB } from '../src/gguf/spm-vocab.js'
 import { postJson, startTestServer, type TestServer } from './helpers/test-server.js'
@@ -28,13 +28,13 @@ const chat = (extra: Extra) =>
 const complete = (extra: Extra) =>
   t.client.completions.create({ model: MODEL, prompt: 'Once upon a time', max_tokens: 16, ...extra } as OpenAI.CompletionCreateParamsNonStreaming)
 
-async function refused(request: Promise<unknown>): Promise<OpenAI.BadRequestError> {
+async function refused(request: Promise<unknown>): Promise<BadRequestError> {
   const error = await request.then(
     () => expect.fail('expected a 400'),
     (e: unknown) => e,
   )
-  expect(error).toBeInstanceOf(OpenAI.BadRequestError)
-  return error as OpenAI.BadRequestError
+  expect(error).toBeInstanceOf(BadRequestError)
+  return error as BadRequestError
 }
 
 describe('sampling ranges', () => {
