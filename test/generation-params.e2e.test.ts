@@ -133,3 +133,18 @@ describe('usage detail objects (§6.4)', () => {
     expect(usage).toMatchObject(DETAILS)
   })
 })
+
+describe('/v1/responses and /v1/messages keep their own ranges', () => {
+  it('responses: temperature 4 and top_p 0 served and echoed; text.verbosity outside low|medium|high is a 400 naming it', async () => {
+    const res = await t.client.responses.create({ model: MODEL, input: 'hi', max_output_tokens: 2, temperature: 4, top_p: 0, text: { verbosity: 'low' } })
+    expect(res).toMatchObject({ temperature: 4, top_p: 0, text: { verbosity: 'low' } })
+    const bogus = { model: MODEL, input: 'hi', max_output_tokens: 2, text: { verbosity: 'bogus' } } as unknown as OpenAI.Responses.ResponseCreateParamsNonStreaming
+    expect((await refused(t.client.responses.create(bogus))).param).toBe('text.verbosity')
+  })
+
+  it("messages: Anthropic's temperature stays 0–1", async () => {
+    const res = await postJson(t.origin, '/v1/messages', { model: MODEL, max_tokens: 2, temperature: 1.5, messages: user('hi') })
+    expect(res.status).toBe(400)
+    expect(res.text).toContain('temperature')
+  })
+})
