@@ -20,15 +20,13 @@ export function newResponseMeta(prefix: 'chatcmpl' | 'cmpl', model: string, syst
   }
 }
 
-/**
- * Both detail objects are always sent, every field OpenAI defines in them included (0 where this server
- * has no such tokens): clients probe for `cached_tokens` once and treat absence as a miss.
- */
+/** Both detail objects are always sent: clients probe for `cached_tokens` once and treat absence as a miss. */
 export function encodeUsage(usage: Usage): ChatCompletion['usage'] {
   return {
     prompt_tokens: usage.promptTokens,
     completion_tokens: usage.completionTokens,
     total_tokens: usage.promptTokens + usage.completionTokens,
+    // Every field OpenAI defines in them, 0 where this server has no such tokens (audio, predicted outputs).
     prompt_tokens_details: { cached_tokens: usage.cachedTokens, audio_tokens: 0 },
     completion_tokens_details: { reasoning_tokens: usage.reasoningTokens ?? 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
   }
