@@ -116,6 +116,12 @@ describe('truncate_prompt_tokens -1', () => {
     expect(fit.usage!.prompt_tokens).toBe(whole.usage!.prompt_tokens)
     expect((await refused(chat({ truncate_prompt_tokens: 0 }))).param).toBe('truncate_prompt_tokens')
   })
+
+  it('completions echo a prompt that -1 did not cut exactly as sent', async () => {
+    const prompt = ' two  spaces <|im_end|> x'
+    const res = await complete({ prompt, max_tokens: 1, echo: true, temperature: 0, truncate_prompt_tokens: -1 })
+    expect(res.choices[0]!.text.startsWith(prompt)).toBe(true)
+  })
 })
 
 describe('usage detail objects (§6.4)', () => {

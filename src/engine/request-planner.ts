@@ -44,6 +44,7 @@ export class RequestPlanner {
     return {
       request,
       promptTokens,
+      promptCut: promptTokens.length < rendered.tokens.length,
       maxTokens: Math.min(ceiling, free),
       turnStopTokens: this.model.renderer.stopTokenIds,
       turnStopTexts: this.model.renderer.stopTexts,
