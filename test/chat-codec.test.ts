@@ -238,6 +238,10 @@ const decode = (extra: Partial<ChatCompletionRequest> = {}) => decodeChatRequest
 describe('decodeChatRequest: parameters still refused unless at their no-op value', () => {
   it.each<[string, unknown]>([
     ['use_beam_search', true],
+    ['length_penalty', 2],
+    ['length_penalty', 0.5],
+    ['early_stopping', true],
+    ['top_p_min', 0.5],
     ['bad_words', ['darn']],
     ['bad', ['darn']],
     ['prompt_logprobs', 1],
@@ -259,9 +263,44 @@ describe('decodeChatRequest: parameters still refused unless at their no-op valu
     expect(error.message).toContain(param)
   })
 
+  it.each<[string, unknown]>([
+    ['structural_tag', 'x'],
+    ['structural_tag', { type: 'structural_tag', structures: [], triggers: [] }],
+    ['whitespace_pattern', '[ ]?'],
+    ['disable_fallback', true],
+    ['disable_any_whitespace', true],
+    ['disable_additional_properties', true],
+    ['_backend', 'xgrammar'],
+    ['_backend_was_auto', true],
+  ])('structured_outputs.%s: %j is refused with 400 naming it', (field, value) => {
+    const body = { messages: USER, structured_outputs: { [field]: value } }
+    expect(Value.Check(ChatCompletionRequestSchema, body)).toBe(true)
+    const error = invalid(body)
+    expect(error.param).toBe(`structured_outputs.${field}`)
+    expect(error.message).toContain(`structured_outputs.${field}`)
+  })
+
+  it('structured_outputs options at their defaults pass beside a constraint, and alone', () => {
+    const defaults = {
+      structural_tag: null,
+      whitespace_pattern: null,
+      disable_fallback: false,
+      disable_any_whitespace: false,
+      disable_additional_properties: false,
+      _backend: null,
+      _backend_was_auto: false,
+    }
+    expect(decode({ structured_outputs: { choice: ['a', 'b'], ...defaults } }).grammar?.param).toBe('structured_outputs.choice')
+    expect(decode({ structured_outputs: defaults }).grammar).toBeNull()
+  })
+
   it('their no-op values pass, all at once', () => {
     const body = request({
       use_beam_search: false,
+      length_penalty: 1,
+      early_stopping: false,
+      top_p_min: 0,
+      add_special_tokens: false,
       bad_words: [],
       bad: [],
       prompt_logprobs: 0,
@@ -286,6 +325,10 @@ describe('decodeChatRequest: parameters still refused unless at their no-op valu
   it('null means not set and passes, for every refused parameter', () => {
     const body = request({
       use_beam_search: null,
+      length_penalty: null,
+      early_stopping: null,
+      top_p_min: null,
+      add_special_tokens: null,
       bad_words: null,
       bad: null,
       prompt_logprobs: null,
@@ -330,6 +373,7 @@ describe('decodeChatRequest: parameters still refused unless at their no-op valu
       bad_token_ids: [5],
       allowed_token_ids: [6, 7],
       truncate_prompt_tokens: 100,
+      add_special_tokens: true,
     })
     expect(() => decodeChatRequest(body, 'm', LIMITS)).not.toThrow()
   })
@@ -490,6 +534,30 @@ describe('decodeChatRequest: sampling and limits', () => {
     expect(decode().sampling).toMatchObject({ temperature: 1, topP: 1 })
     expect(decode({ temperature: null, top_p: null }).sampling).toMatchObject({ temperature: 1, topP: 1 })
     expect(decode({ temperature: 0, top_p: 0.5 }).sampling).toMatchObject({ temperature: 0, topP: 0.5 })
+    expect(decode({ temperature: 4 }).sampling).toMatchObject({ temperature: 4, topP: 1 })
+  })
+
+  it('top_p 0 is greedy: sampled exactly as temperature 0, whatever the temperature', () => {
+    const greedy = decode({ temperature: 0, seed: 7 }).sampling
+    expect(decode({ top_p: 0, seed: 7 }).sampling).toEqual(greedy)
+    expect(decode({ top_p: 0, temperature: 1.5, seed: 7 }).sampling).toEqual(greedy)
+  })
+
+  it.each<[string, unknown, boolean]>([
+    ['temperature', 4, true],
+    ['temperature', 4.01, false],
+    ['temperature', -0.1, false],
+    ['top_p', 0, true],
+    ['top_p', 1, true],
+    ['top_p', 1.01, false],
+    ['top_p', -0.01, false],
+    ['repetition_penalty', 0.01, true],
+    ['repetition_penalty', 1000, true],
+    ['repetition_penalty', 0, false],
+    ['truncate_prompt_tokens', -1, true],
+    ['truncate_prompt_tokens', -2, false],
+  ])('schema: %s %j valid = %s', (param, value, valid) => {
+    expect(Value.Check(ChatCompletionRequestSchema, { messages: USER, [param]: value })).toBe(valid)
   })
 
   it.each<[number | null | undefined, number | null]>([
@@ -562,10 +630,12 @@ describe('decodeChatRequest: sampling and limits', () => {
     expect(decode({ skip_special_tokens: false }).skipSpecialTokens).toBe(false)
   })
 
-  it('truncate_prompt_tokens passes through; default null', () => {
+  it('truncate_prompt_tokens passes through, -1 as fit; default null; 0 is a 400 naming it', () => {
     expect(decode().truncatePromptTokens).toBeNull()
     expect(decode({ truncate_prompt_tokens: null }).truncatePromptTokens).toBeNull()
     expect(decode({ truncate_prompt_tokens: 128 }).truncatePromptTokens).toBe(128)
+    expect(decode({ truncate_prompt_tokens: -1 }).truncatePromptTokens).toBe('fit')
+    expect(invalid({ messages: USER, truncate_prompt_tokens: 0 }).param).toBe('truncate_prompt_tokens')
   })
 
   it('seed absent: a uint32 that differs across calls', () => {
@@ -662,8 +732,8 @@ const N2_USAGE = {
   prompt_tokens: 11,
   completion_tokens: 7,
   total_tokens: 18,
-  prompt_tokens_details: { cached_tokens: 3 },
-  completion_tokens_details: { reasoning_tokens: 0 },
+  prompt_tokens_details: { cached_tokens: 3, audio_tokens: 0 },
+  completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
 }
 
 const LP_HEL: TokenLogprob = {
@@ -749,8 +819,8 @@ describe('ChatChunkEncoder', () => {
       prompt_tokens: 11,
       completion_tokens: 4,
       total_tokens: 15,
-      prompt_tokens_details: { cached_tokens: 3 },
-      completion_tokens_details: { reasoning_tokens: 0 },
+      prompt_tokens_details: { cached_tokens: 3, audio_tokens: 0 },
+      completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
     })
     for (const chunk of chunks) expect(chunk.choices).toHaveLength(1)
   })
@@ -900,10 +970,10 @@ describe('encodeUsage / encodeChatCompletion / newResponseMeta', () => {
       prompt_tokens: 100,
       completion_tokens: 23,
       total_tokens: 123,
-      prompt_tokens_details: { cached_tokens: 64 },
-      completion_tokens_details: { reasoning_tokens: 0 },
+      prompt_tokens_details: { cached_tokens: 64, audio_tokens: 0 },
+      completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
     })
-    expect(encodeUsage({ promptTokens: 5, completionTokens: 0, cachedTokens: 0 }).prompt_tokens_details).toEqual({ cached_tokens: 0 })
+    expect(encodeUsage({ promptTokens: 5, completionTokens: 0, cachedTokens: 0 }).prompt_tokens_details).toEqual({ cached_tokens: 0, audio_tokens: 0 })
   })
 
   it('encodeChatCompletion builds the non-streamed body from the folded events', () => {
@@ -930,8 +1000,8 @@ describe('encodeUsage / encodeChatCompletion / newResponseMeta', () => {
         prompt_tokens: 11,
         completion_tokens: 4,
         total_tokens: 15,
-        prompt_tokens_details: { cached_tokens: 3 },
-        completion_tokens_details: { reasoning_tokens: 0 },
+        prompt_tokens_details: { cached_tokens: 3, audio_tokens: 0 },
+        completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
       },
     })
     expect(Value.Check(ChatCompletionSchema, body)).toBe(true)

@@ -1,8 +1,10 @@
+import { Value } from '@sinclair/typebox/value'
 import { describe, expect, it } from 'vitest'
 import { itemsToChatMessages, decodeInputItems, type ResponseItem } from '../src/api/codec/responses-items.js'
 import { encodeItemPage } from '../src/api/codec/responses-pages.js'
 import { decodeResponseRequest, renameFields, truncateToFit } from '../src/api/codec/responses-request.js'
 import { ResponseEventEncoder } from '../src/api/codec/responses-stream.js'
+import { ResponseCreateRequestSchema } from '../src/api/schemas/responses.js'
 import type { GenerationEvent } from '../src/generation/events.js'
 import { EngineError, InvalidRequestError } from '../src/errors.js'
 import { checkResponseStream } from './helpers/response-events.js'
@@ -150,6 +152,26 @@ describe('request decoding', () => {
     expect(generation.grammar?.schema).toEqual({ type: 'object', properties: { a: { type: 'boolean' } }, required: ['a'] })
     expect(generation.input).toMatchObject({ kind: 'chat', messages: [{ role: 'system', content: 'sys' }, { role: 'user', content: 'x' }], template: { reasoningEffort: 'low' } })
     expect(echo.text.format).toMatchObject({ type: 'json_schema', name: 'n', strict: true })
+  })
+
+  it("temperature and top_p share chat's rules (0–4; top_p 0 is greedy); the echo keeps what was sent", () => {
+    const { generation, echo } = decodeResponseRequest({ input: 'x', top_p: 0, seed: 1 } as never, ctx)
+    expect(generation.sampling).toEqual(decodeResponseRequest({ input: 'x', temperature: 0, seed: 1 } as never, ctx).generation.sampling)
+    expect(echo).toMatchObject({ top_p: 0, temperature: 0 })
+    expect(decodeResponseRequest({ input: 'x', temperature: 4, top_p: 0.5 } as never, ctx).echo).toMatchObject({ temperature: 4, top_p: 0.5 })
+    expect(Value.Check(ResponseCreateRequestSchema, { input: 'x', temperature: 4, top_p: 0 })).toBe(true)
+    expect(Value.Check(ResponseCreateRequestSchema, { input: 'x', temperature: 4.5 })).toBe(false)
+  })
+
+  it("text.verbosity is OpenAI's enum, echoed (medium when absent)", () => {
+    for (const verbosity of ['low', 'medium', 'high', null]) {
+      expect(Value.Check(ResponseCreateRequestSchema, { input: 'x', text: { verbosity } })).toBe(true)
+    }
+    for (const verbosity of ['bogus', 'LOW', '', 3]) {
+      expect(Value.Check(ResponseCreateRequestSchema, { input: 'x', text: { verbosity } })).toBe(false)
+    }
+    expect(decodeResponseRequest({ input: 'x', text: { verbosity: 'low' } } as never, ctx).echo.text.verbosity).toBe('low')
+    expect(decodeResponseRequest({ input: 'x' }, ctx).echo.text.verbosity).toBe('medium')
   })
 
   it("chat's field names become the Responses names in errors", () => {

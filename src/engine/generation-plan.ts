@@ -6,6 +6,8 @@ import type { ToolCallFormat } from './tool-call-formats.js'
 export interface GenerationPlan {
   request: GenerationRequest
   promptTokens: Token[]
+  /** truncate_prompt_tokens cut the prompt: its echo is then read from the tokens kept, not the text sent. */
+  promptCut: boolean
   /** Completion tokens allowed per choice: the request's or model's ceiling, clamped to the free context. */
   maxTokens: number
   /** Chat-format turn terminators: they end generation like EOS and are never reported as stop_reason. */

@@ -257,10 +257,10 @@ export class Generation {
 
   /** The prompt as the client sent it (see echoPrompt): special-token text kept, the BOS the tokenizer adds left out. */
   private reportPrompt(logprobs: PromptTokenLogprob[] | null): void {
-    const { input, truncatePromptTokens } = this.plan.request
+    const { input } = this.plan.request
     const tokens = this.plan.promptTokens
     const withoutBos = tokens[0] === this.model.tokens.bos ? 1 : 0
-    const sent = input.kind === 'text' && truncatePromptTokens === null ? input.text : null
+    const sent = input.kind === 'text' && !this.plan.promptCut ? input.text : null
     const pieces = logprobs?.slice(withoutBos) ?? [{ token: this.model.detokenize(tokens.slice(withoutBos), true), bytes: [], logprob: null, top: null }]
     const echoed = echoPrompt(pieces, sent, this.vocabulary.spacePrefix)
     this.events.push({ type: 'prompt', text: echoed.text, logprobs: logprobs ? echoed.logprobs : null })

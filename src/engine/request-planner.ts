@@ -31,11 +31,12 @@ export class RequestPlanner {
     if (request.n > this.model.info.parallel) throw new InvalidRequestError(`${request.n} choices do not fit ${this.model.info.parallel} slots.`, null)
     this.refuseCertainlyTooLong(request)
     const rendered = this.promptTokens(request)
-    let promptTokens = rendered.tokens
-    if (request.truncatePromptTokens !== null) promptTokens = promptTokens.slice(-request.truncatePromptTokens)
-    const free = this.model.info.contextSize - promptTokens.length
-    // At least one completion token must fit.
-    if (free < 1) throw new ContextLengthExceededError(promptTokens.length, this.model.info.contextSize, promptParam(request))
+    const contextSize = this.model.info.contextSize
+    // At least one completion token must fit: that is also how many `fit` leaves free.
+    const keep = request.truncatePromptTokens === 'fit' ? contextSize - 1 : request.truncatePromptTokens
+    const promptTokens = keep === null ? rendered.tokens : rendered.tokens.slice(-keep)
+    const free = contextSize - promptTokens.length
+    if (free < 1) throw new ContextLengthExceededError(promptTokens.length, contextSize, promptParam(request))
     // The configured maxTokens is both the default and the ceiling.
     const ceiling = Math.min(request.maxTokens ?? this.model.config.maxTokens, this.model.config.maxTokens)
     const grammar = this.grammarSpec(request)
@@ -43,6 +44,7 @@ export class RequestPlanner {
     return {
       request,
       promptTokens,
+      promptCut: promptTokens.length < rendered.tokens.length,
       maxTokens: Math.min(ceiling, free),
       turnStopTokens: this.model.renderer.stopTokenIds,
       turnStopTexts: this.model.renderer.stopTexts,
@@ -89,9 +91,12 @@ export class RequestPlanner {
     const input = request.input
     switch (input.kind) {
       case 'chat':
-        return this.model.renderer.render(input.messages, request.tools?.definitions ?? null, input.template ?? null, (chars) =>
-          refuseBeyondContext(this.model.vocabulary, this.model.info.contextSize, chars, request.tools ? 'tools' : promptParam(request), 1),
-        )
+        // A prompt that will be truncated may be longer than the context.
+        return this.model.renderer.render(input.messages, request.tools?.definitions ?? null, input.template ?? null, (chars) => {
+          if (request.truncatePromptTokens === null) {
+            refuseBeyondContext(this.model.vocabulary, this.model.info.contextSize, chars, request.tools ? 'tools' : promptParam(request), 1)
+          }
+        })
       case 'text':
         return { tokens: this.model.renderer.tokenizeText(input.text), reasoning: null }
       case 'infill':

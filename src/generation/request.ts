@@ -153,8 +153,11 @@ export interface GenerationRequest {
   echo: boolean
   /** Keep special tokens (e.g. `<|im_end|>`) out of the text. */
   skipSpecialTokens: boolean
-  /** Keep only the last k prompt tokens (vLLM's left truncation); null = never truncate. */
-  truncatePromptTokens: number | null
+  /**
+   * Keep only the last k prompt tokens (vLLM's left truncation); `fit` = as many as leave one completion
+   * token free (vLLM's −1); null = never truncate.
+   */
+  truncatePromptTokens: number | 'fit' | null
   /** Queue order: lower goes first (vLLM's convention), FIFO among equals. */
   priority: number
   /** A tenant's cache key: a cached prompt prefix is reused only by requests with the same salt (null = none). */

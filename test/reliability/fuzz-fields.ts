@@ -30,7 +30,7 @@ export interface Field {
   kind: FieldKind
   min?: number
   max?: number
-  /** The minimum itself is refused (top_p, repetition_penalty). */
+  /** The minimum itself is refused (repetition_penalty). */
   exclusiveMin?: boolean
   /** Required fields are not nullable. */
   required?: boolean

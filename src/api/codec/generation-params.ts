@@ -14,22 +14,40 @@ import type { GenerationParams, ResponseFormat } from '../schemas/generation-par
  */
 export type Refusal<T> = [keyof T, (value: unknown) => boolean, string]
 
-export function refuseUnsupported<T extends object>(body: T, refusals: ReadonlyArray<Refusal<T>>): void {
+/** `prefix` locates a nested object's fields in the 400 (`structured_outputs.`). */
+export function refuseUnsupported<T extends object>(body: T, refusals: ReadonlyArray<Refusal<T>>, prefix = ''): void {
   for (const [param, isNoOp, why] of refusals) {
     const value = body[param]
     if (value != null && !isNoOp(value)) {
-      throw new InvalidRequestError(`${why} Remove '${String(param)}' or send its default.`, String(param))
+      const name = `${prefix}${String(param)}`
+      throw new InvalidRequestError(`${why} Remove '${name}' or send its default.`, name)
     }
   }
 }
 
 const REFUSED: ReadonlyArray<Refusal<GenerationParams>> = [
   ['use_beam_search', (v) => v === false, 'Beam search is not supported.'],
+  ['length_penalty', (v) => v === 1, "Beam search is not supported, so 'length_penalty' can only be 1."],
+  ['early_stopping', (v) => v === false, "Beam search is not supported, so 'early_stopping' can only be false."],
+  ['top_p_min', (v) => v === 0, "A dynamic top_p is not supported, so 'top_p_min' can only be 0."],
   ['bad_words', (v) => (v as unknown[]).length === 0, "'bad_words' is not supported; ban token ids with 'bad_token_ids'."],
   ['bad', (v) => (v as unknown[]).length === 0, "'bad' is not supported; ban token ids with 'bad_token_ids'."],
   ['prompt_logprobs', (v) => v === 0, 'Prompt logprobs are not supported.'],
   ['logits_processors', (v) => (v as unknown[]).length === 0, 'Server-side logits processors are not supported.'],
   ['return_tokens_as_token_ids', (v) => v === false, "'return_tokens_as_token_ids' is not supported."],
+]
+
+type StructuredOutputs = NonNullable<GenerationParams['structured_outputs']>
+
+/** vLLM's structured_outputs options that tune its own backends: only their defaults mean nothing to change here. */
+const STRUCTURED_REFUSED: ReadonlyArray<Refusal<StructuredOutputs>> = [
+  ['structural_tag', () => false, 'Structural tags are not supported; use a JSON Schema, a grammar or a choice.'],
+  ['whitespace_pattern', () => false, "A custom 'whitespace_pattern' is not supported."],
+  ['disable_fallback', (v) => v === false, 'There is no fallback backend to disable.'],
+  ['disable_any_whitespace', (v) => v === false, 'Whitespace in JSON output cannot be disabled.'],
+  ['disable_additional_properties', (v) => v === false, "Use 'additionalProperties: false' in the schema instead."],
+  ['_backend', () => false, 'The structured-output backend cannot be chosen.'],
+  ['_backend_was_auto', (v) => v === false, 'The structured-output backend cannot be chosen.'],
 ]
 
 /** Top-level fields of `body` that a schema does not know; they are ignored and listed in `x-ignored-params`. */
@@ -96,13 +114,19 @@ export function decodeGenerationParams(body: GenerationParams, limits: ModelLimi
   if (body.best_of != null && body.best_of !== n) {
     throw new InvalidRequestError(`best_of (${body.best_of}) must equal n (${n}): ranking candidates is not supported.`, 'best_of')
   }
+  if (body.truncate_prompt_tokens === 0) {
+    throw new InvalidRequestError("'truncate_prompt_tokens' keeps the last k ≥ 1 prompt tokens, or -1 for as many as fit the context.", 'truncate_prompt_tokens')
+  }
   const stop = body.stop == null ? [] : typeof body.stop === 'string' ? [body.stop] : body.stop
   const defaults = limits.defaults
   const topK = body.top_k ?? defaults.topK ?? 0
+  const topP = body.top_p ?? defaults.topP ?? 1
+  // top_p 0 keeps only the most likely token: greedy, sampled exactly as temperature 0 is.
+  const greedy = topP === 0
   return {
     sampling: {
-      temperature: body.temperature ?? defaults.temperature ?? 1,
-      topP: body.top_p ?? defaults.topP ?? 1,
+      temperature: greedy ? 0 : (body.temperature ?? defaults.temperature ?? 1),
+      topP: greedy ? 1 : topP,
       topK: topK > 0 ? topK : null,
       minP: body.min_p ?? defaults.minP ?? 0,
       // The request's seed, else the server's (--seed), else a random one per request.
@@ -124,7 +148,7 @@ export function decodeGenerationParams(body: GenerationParams, limits: ModelLimi
     },
     n,
     skipSpecialTokens: body.skip_special_tokens ?? true,
-    truncatePromptTokens: body.truncate_prompt_tokens ?? null,
+    truncatePromptTokens: body.truncate_prompt_tokens === -1 ? 'fit' : (body.truncate_prompt_tokens ?? null),
     priority: body.priority ?? 0,
     grammar: decodeOutputConstraint(body),
   }
@@ -160,6 +184,7 @@ function decodeOutputConstraint(body: GenerationParams): GrammarSpec | null {
   if (body.guided_choice != null) specs.push(choiceGrammar(body.guided_choice, 'guided_choice'))
   if (body.guided_regex != null) refuseRegex('guided_regex')
   if (structured != null) {
+    refuseUnsupported(structured, STRUCTURED_REFUSED, 'structured_outputs.')
     if (structured.json != null) specs.push(schemaGrammar(parseJsonText(structured.json, 'structured_outputs.json'), 'structured_outputs.json'))
     if (structured.grammar != null) specs.push(gbnf(structured.grammar, 'structured_outputs.grammar'))
     if (structured.choice != null) specs.push(choiceGrammar(structured.choice, 'structured_outputs.choice'))

@@ -68,6 +68,10 @@ export const ChatCompletionRequestSchema = Type.Object(
     chat_template: Nullable(Type.String({ description: "A Jinja chat template replacing the model's for this request." })),
     chat_template_kwargs: Nullable(Type.Record(Type.String(), Type.Unknown(), { description: 'Extra template variables, e.g. `enable_thinking`.' })),
     chat_template_args: Nullable(Type.Record(Type.String(), Type.Unknown(), { description: 'Same as `chat_template_kwargs` (merged).' })),
+    // What true asks (vLLM) is what every chat prompt gets: the renderer puts the model's BOS first when its template did not.
+    add_special_tokens: Nullable(
+      Type.Boolean({ description: "Either value: the model's BOS (when its tokenizer adds one) starts the prompt whether or not the template wrote it." }),
+    ),
     documents: Nullable(Type.Array(Type.Record(Type.String(), Type.Unknown()), { description: 'RAG documents passed to the template.' })),
     functions: Nullable(Type.Array(Type.Unknown(), { maxItems: REQUEST_LIMITS.tools })),
     function_call: Nullable(Type.Unknown()),

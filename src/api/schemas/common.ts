@@ -20,6 +20,11 @@ export const UsageSchema = Type.Object({
   prompt_tokens: Type.Integer(),
   completion_tokens: Type.Integer(),
   total_tokens: Type.Integer(),
-  prompt_tokens_details: Type.Object({ cached_tokens: Type.Integer() }),
-  completion_tokens_details: Type.Object({ reasoning_tokens: Type.Integer() }),
+  prompt_tokens_details: Type.Object({ cached_tokens: Type.Integer(), audio_tokens: Type.Integer({ description: 'Always 0.' }) }),
+  completion_tokens_details: Type.Object({
+    reasoning_tokens: Type.Integer(),
+    audio_tokens: Type.Integer({ description: 'Always 0.' }),
+    accepted_prediction_tokens: Type.Integer({ description: 'Always 0 (no predicted outputs).' }),
+    rejected_prediction_tokens: Type.Integer({ description: 'Always 0 (no predicted outputs).' }),
+  }),
 })

@@ -45,7 +45,10 @@ const ConversationProperties = {
   parallel_tool_calls: Nullable(Type.Boolean({ description: 'Defaults to true; false = at most one call.' })),
   text: Nullable(
     Type.Object(
-      { format: Nullable(TextFormatSchema), verbosity: Nullable(Type.String()) },
+      {
+        format: Nullable(TextFormatSchema),
+        verbosity: Nullable(Type.Union([Type.Literal('low'), Type.Literal('medium'), Type.Literal('high')], { description: 'Echoed; default medium.' })),
+      },
       { additionalProperties: true, description: '`format`: text (default), json_object or json_schema, enforced by a grammar.' },
     ),
   ),
