@@ -601,8 +601,8 @@ models:
   it('names a bad sampling default', () => {
     const file = yamlFile(`
 models:
-  - { source: ./a.gguf, defaults: { topP: 0 } }
+  - { source: ./a.gguf, defaults: { topP: 1.5 } }
 `)
-    expect(startupError({ config: file })).toMatch(/'models\.0\.defaults\.topP'.*got 0, expected a number > 0 and <= 1/)
+    expect(startupError({ config: file })).toMatch(/'models\.0\.defaults\.topP'.*got 1.5, expected a number >= 0 and <= 1/)
   })
 })

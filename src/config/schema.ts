@@ -96,8 +96,8 @@ export const ModelSettingsSchema = Type.Object(
 /** Sampling values a model uses when a request leaves them out (wire names in camelCase). */
 export const SamplingDefaultsSchema = Type.Object(
   {
-    temperature: Type.Optional(Type.Number({ minimum: 0, maximum: 2, description: 'temperature; otherwise 1.' })),
-    topP: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1, description: 'top_p; otherwise 1.' })),
+    temperature: Type.Optional(Type.Number({ minimum: 0, maximum: 4, description: 'temperature; otherwise 1.' })),
+    topP: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'top_p (0 = greedy); otherwise 1.' })),
     topK: Type.Optional(Type.Integer({ minimum: -1, description: 'top_k; otherwise off (0 or -1 = off).' })),
     minP: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'min_p; otherwise 0.' })),
     maxTokens: Type.Optional(Type.Integer({ minimum: 1, description: 'max_tokens; otherwise the model\'s maxTokens.' })),
