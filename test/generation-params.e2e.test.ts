@@ -63,6 +63,7 @@ describe('vendor extras at their no-op value only', () => {
     [{ top_p_min: 0.5 }, 'top_p_min'],
     [{ length_penalty: 2 }, 'length_penalty'],
     [{ early_stopping: true }, 'early_stopping'],
+    [{ return_token_ids: true }, 'return_token_ids'],
     [{ structured_outputs: { structural_tag: { type: 'structural_tag', structures: [], triggers: [] } } }, 'structured_outputs.structural_tag'],
     [{ structured_outputs: { whitespace_pattern: '[ ]?' } }, 'structured_outputs.whitespace_pattern'],
     [{ structured_outputs: { choice: ['yes', 'no'], disable_fallback: true } }, 'structured_outputs.disable_fallback'],
@@ -152,5 +153,32 @@ describe('/v1/responses and /v1/messages keep their own ranges', () => {
     const res = await postJson(t.origin, '/v1/messages', { model: MODEL, max_tokens: 2, temperature: 1.5, messages: user('hi') })
     expect(res.status).toBe(400)
     expect(res.text).toContain('temperature')
+  })
+})
+
+describe('serving extras', () => {
+  it('cache_salt: a cached prompt is reused only by requests with the same salt', async () => {
+    const prompt = `${LONG.slice(0, 300)} salted`
+    const cached = async (salt?: string) => {
+      const res = await chat({ messages: user(prompt), max_tokens: 1, ...(salt ? { cache_salt: salt } : {}) })
+      return res.usage!.prompt_tokens_details!.cached_tokens!
+    }
+    await cached('tenant-a')
+    expect(await cached('tenant-a')).toBeGreaterThan(0)
+    expect(await cached('tenant-b')).toBe(0)
+    expect(await cached()).toBe(0)
+    expect(await cached()).toBeGreaterThan(0)
+    const empty = await refused(chat({ cache_salt: '' }))
+    expect(empty.param).toBe('cache_salt')
+  })
+
+  it('request_id is echoed as x-request-id; one a header cannot carry is a 400 naming it', async () => {
+    const res = await postJson(t.origin, '/v1/chat/completions', { model: MODEL, messages: user('hi'), max_tokens: 1, request_id: 'my-req-42' })
+    expect(res.status, res.text).toBe(200)
+    expect(res.headers.get('x-request-id')).toBe('my-req-42')
+    expect(res.headers.get('x-ignored-params')).toBeNull()
+    const bad = await postJson(t.origin, '/v1/completions', { model: MODEL, prompt: 'hi', max_tokens: 1, request_id: 'two words' })
+    expect(bad.status).toBe(400)
+    expect(bad.json.error.param).toBe('request_id')
   })
 })

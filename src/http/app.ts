@@ -51,6 +51,8 @@ declare module 'fastify' {
       prompt?: GenerationInput
       reasoning?: string
       output?: string
+      /** The body's `request_id` (vLLM), when the client sent one. */
+      clientRequestId?: string
     }
   }
 }
@@ -128,6 +130,12 @@ export async function buildApp({ config, models, log, metrics, responseStore }: 
     const ignored = ignoredParams(body, schema as { properties: object })
     // Header values must be printable ASCII: other key names (emoji, control characters) go percent-encoded.
     if (ignored.length > 0) reply.header('x-ignored-params', ignored.map((key) => (/^[!-+\--~]+$/.test(key) ? key : encodeURIComponent(key))).join(','))
+    // vLLM's `request_id` in the body (validated by the route's schema where it is known) names the request too.
+    const clientRequestId = Object.hasOwn(schema.properties, 'request_id') ? (body as { request_id?: unknown }).request_id : undefined
+    if (typeof clientRequestId === 'string') {
+      reply.header('x-request-id', clientRequestId)
+      request.generationLog.clientRequestId = clientRequestId
+    }
   })
   await app.register(errorsPlugin, { bodyLimit: config.server.bodyLimitBytes })
   // Before auth and the limits: a request they refuse is logged and counted too.

@@ -35,6 +35,7 @@ const REFUSED: ReadonlyArray<Refusal<GenerationParams>> = [
   ['prompt_logprobs', (v) => v === 0, 'Prompt logprobs are not supported.'],
   ['logits_processors', (v) => (v as unknown[]).length === 0, 'Server-side logits processors are not supported.'],
   ['return_tokens_as_token_ids', (v) => v === false, "'return_tokens_as_token_ids' is not supported."],
+  ['return_token_ids', (v) => v === false, "'return_token_ids' is not supported."],
 ]
 
 type StructuredOutputs = NonNullable<GenerationParams['structured_outputs']>
@@ -150,6 +151,7 @@ export function decodeGenerationParams(body: GenerationParams, limits: ModelLimi
     skipSpecialTokens: body.skip_special_tokens ?? true,
     truncatePromptTokens: body.truncate_prompt_tokens === -1 ? 'fit' : (body.truncate_prompt_tokens ?? null),
     priority: body.priority ?? 0,
+    cacheSalt: body.cache_salt ?? null,
     grammar: decodeOutputConstraint(body),
   }
 }

@@ -103,6 +103,11 @@ export const GenerationParamsProperties = {
     ),
     best_of: Nullable(Type.Integer({ minimum: 1 })),
     priority: Nullable(Type.Integer({ description: 'Queue order when the server is busy: lower goes first (vLLM). Default 0.' })),
+    cache_salt: Nullable(Type.String({ minLength: 1, maxLength: 256, description: "A tenant's prefix-cache key (vLLM): a cached prompt is reused only by requests with the same salt." })),
+    request_id: Nullable(
+      Type.String({ minLength: 1, maxLength: 128, pattern: '^[!-~]+$', description: 'Your id for the request (vLLM): echoed as x-request-id and logged.' }),
+    ),
+    return_token_ids: Nullable(Type.Boolean({ description: 'false only (token ids are not returned).' })),
     use_beam_search: Nullable(Type.Boolean()),
     length_penalty: Nullable(Type.Number({ description: 'Beam search only: 1 only.' })),
     early_stopping: Nullable(Type.Boolean({ description: 'Beam search only: false only.' })),

@@ -29,13 +29,14 @@ export const requestLogPlugin = fp(
       logged.add(request)
       const status = aborted ? CLIENT_CLOSED_STATUS : reply.statusCode
       metrics.httpRequests.inc({ route: request.routeOptions.url ?? 'unknown', status: String(status) })
-      const { usage, timings, finishReason, prompt, reasoning, output } = request.generationLog ?? {}
+      const { usage, timings, finishReason, prompt, reasoning, output, clientRequestId } = request.generationLog ?? {}
       request.log.info(
         {
           method: request.method,
           route: request.routeOptions.url ?? request.url,
           status,
           outcome: aborted ? 'aborted' : 'completed',
+          clientRequestId,
           // A stream the client left mid-way had sent its headers (and a 200) already.
           ...(aborted && reply.raw.headersSent ? { statusSent: reply.statusCode } : {}),
           promptTokens: usage?.promptTokens,
