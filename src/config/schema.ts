@@ -209,7 +209,7 @@ export const ConfigSchema = Type.Object(
           minimum: 100,
           default: 1000,
           description:
-            'Anthropic Messages streams send a `ping` event after this long without an event (queued, or a long prompt being read).',
+            'A stream sends a keep-alive after this long without output (queued, or a long prompt being read): a `: ping` comment on OpenAI-style streams, a `ping` event on Anthropic Messages streams.',
         }),
         bodyLimitBytes: Type.Integer({
           minimum: 1024,
