@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { ChatChunkEncoder, encodeChatCompletion, newResponseMeta } from '../../api/codec/chat-response.js'
 import { decodeChatRequest } from '../../api/codec/chat-request.js'
 import { foldEvents } from '../../api/codec/fold-events.js'
+import { decodeStreamUsage } from '../../api/codec/stream-usage.js'
 import { ChatCompletionRequestSchema, ChatCompletionSchema } from '../../api/schemas/chat.js'
 import { ErrorBodySchema } from '../../api/schemas/common.js'
 import { startWithPings, type StreamRouteOptions } from '../event-stream.js'
@@ -28,7 +29,8 @@ export const chatRoutes: FastifyPluginAsyncTypebox<StreamRouteOptions> = async (
       // Queue full and prompt too long are thrown here, before any byte: they stay JSON errors.
       const events = submitFor(request, reply, generation)
       if (!body.stream) return encodeChatCompletion(await foldEvents(events), meta)
-      const encoder = new ChatChunkEncoder(meta, body.stream_options?.include_usage === true)
+      const usage = decodeStreamUsage(body)
+      const encoder = new ChatChunkEncoder(meta, usage.includeUsage, usage.continuousUsage)
       return sendSse(reply, await startWithPings(flatMap(events, (event) => encoder.push(event)), pingMs))
     },
   )

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { newResponseMeta } from '../../api/codec/chat-response.js'
 import { CompletionChunkEncoder, decodeCompletionRequest, foldCompletion } from '../../api/codec/completions.js'
+import { decodeStreamUsage } from '../../api/codec/stream-usage.js'
 import { ErrorBodySchema } from '../../api/schemas/common.js'
 import { CompletionRequestSchema, CompletionSchema } from '../../api/schemas/completions.js'
 import type { GenerationEvent } from '../../generation/events.js'
@@ -36,7 +37,8 @@ export const completionRoutes: FastifyPluginAsyncTypebox<StreamRouteOptions> = a
         throw error
       }
       const events = mergeStreams(streams)
-      const encoder = new CompletionChunkEncoder(meta, decoded, body.stream_options?.include_usage === true)
+      const usage = decodeStreamUsage(body)
+      const encoder = new CompletionChunkEncoder(meta, decoded, usage.includeUsage, usage.continuousUsage)
       if (!body.stream) return foldCompletion(events, encoder, meta)
       return sendSse(reply, await startWithPings(flatMap(events, ([prompt, event]) => encoder.push(prompt, event)), pingMs))
     },
