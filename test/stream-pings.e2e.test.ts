@@ -84,8 +84,8 @@ function blocks(raw: string): Array<'ping' | Record<string, unknown>> {
   return raw
     .split('\n\n')
     .filter((block) => block !== '')
-    .flatMap((block) => {
-      if (block === ': ping') return ['ping' as const]
+    .flatMap((block): Array<'ping' | Record<string, unknown>> => {
+      if (block === ': ping') return ['ping']
       const data = block.split('\n').find((line) => line.startsWith('data: '))!.slice('data: '.length)
       return data === '[DONE]' ? [] : [JSON.parse(data) as Record<string, unknown>]
     })
@@ -157,6 +157,25 @@ describe('keep-alive pings on OpenAI-style streams', () => {
     expect(firstChunk).toBeGreaterThan(0)
     expect(received).toEqual(sent.slice(firstChunk))
     expect(received.at(-1)!.choices[0]!.finish_reason).not.toBeNull()
+  })
+
+  it('a client that leaves a queued stream while it gets pings withdraws it from the queue', async () => {
+    await holdSlot()
+    const leaving = new AbortController()
+    const res = await fetch(`${t.origin}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'tiny', messages: MESSAGES, max_tokens: 4, stream: true }),
+      signal: leaving.signal,
+    })
+    expect(res.status).toBe(200)
+    const reader = res.body!.getReader()
+    const { value } = await reader.read()
+    expect(new TextDecoder().decode(value)).toContain(': ping')
+    expect((await health()).queue).toBe(1)
+    leaving.abort()
+    await waitFor(async () => (await health()).queue === 0)
+    expect((await health()).slots_busy).toBe(1) // the holder still runs: the queued one left without ever starting
   })
 
   it('responses: a queued stream gets `: ping` comments before its output; sequence numbers stay 0, 1, 2…; a full queue is 429 JSON', async () => {
