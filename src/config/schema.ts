@@ -226,7 +226,7 @@ export const ConfigSchema = Type.Object(
           default: 600_000,
           description:
             'Deadline per request, queue time included; 0 = none. Past it a request that sent text ends with ' +
-            'finish_reason "length", one that sent nothing fails with 503 timeout.',
+            'finish_reason "length", one that sent nothing fails with 503 timeout (a stream that already sent its keep-alive pings gets it as its error event).',
         }),
         queueMax: Type.Integer({
           minimum: 0,
