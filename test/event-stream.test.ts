@@ -1,7 +1,7 @@
 import Fastify from 'fastify'
 import { describe, expect, it } from 'vitest'
-import { sendEventStream, withHeartbeat, type EventFrame } from '../src/http/event-stream.js'
-import { startIterable } from '../src/http/sse.js'
+import { sendEventStream, startWithPings, withHeartbeat, type EventFrame } from '../src/http/event-stream.js'
+import { PING, sendSse, startIterable } from '../src/http/sse.js'
 import { InvalidRequestError, OverloadedError } from '../src/errors.js'
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -67,6 +67,38 @@ describe('sendEventStream', () => {
       'event: message_start\ndata: {"type":"message_start"}\n\n' +
         'event: error\ndata: {"type":"error","error":{"type":"invalid_request_error","message":"went wrong"}}\n\n',
     )
+    await app.close()
+  })
+})
+
+describe('startWithPings', () => {
+  it('a source silent past the interval starts with PINGs, then its items', async () => {
+    const out = await collect(await startWithPings(slow([[120, 'a']]), 30))
+    expect(out[0]).toBe(PING)
+    expect(out.at(-1)).toBe('a')
+    expect(out.slice(0, -1).every((item) => item === PING)).toBe(true)
+  })
+
+  it('a source that fails before the interval rejects the start (the plain HTTP error path)', async () => {
+    async function* failing(): AsyncGenerator<string> {
+      throw new OverloadedError(1)
+    }
+    await expect(startWithPings(failing(), 1000)).rejects.toBeInstanceOf(OverloadedError)
+  })
+})
+
+describe('PING on the wire', () => {
+  it('is the comment line `: ping` in OpenAI data streams and in named-event streams, with no event of its own', async () => {
+    const app = Fastify()
+    async function* items<T>(...list: T[]): AsyncGenerator<T> {
+      yield* list
+    }
+    app.get('/data', async (_request, reply) => sendSse(reply, items<unknown>(PING, { a: 1 }, PING)))
+    app.get('/events', async (_request, reply) =>
+      sendEventStream(reply, items<EventFrame | typeof PING>(PING, { event: 'response.created', data: { sequence_number: 0 } }), () => []),
+    )
+    expect((await app.inject({ method: 'GET', url: '/data' })).body).toBe(': ping\n\ndata: {"a":1}\n\n: ping\n\ndata: [DONE]\n\n')
+    expect((await app.inject({ method: 'GET', url: '/events' })).body).toBe(': ping\n\nevent: response.created\ndata: {"sequence_number":0}\n\n')
     await app.close()
   })
 })

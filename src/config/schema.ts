@@ -209,7 +209,7 @@ export const ConfigSchema = Type.Object(
           minimum: 100,
           default: 1000,
           description:
-            'Anthropic Messages streams send a `ping` event after this long without an event (queued, or a long prompt being read).',
+            'A stream sends a keep-alive after this long without output (queued, or a long prompt being read): a `: ping` comment on OpenAI-style streams, a `ping` event on Anthropic Messages streams.',
         }),
         bodyLimitBytes: Type.Integer({
           minimum: 1024,
@@ -226,7 +226,7 @@ export const ConfigSchema = Type.Object(
           default: 600_000,
           description:
             'Deadline per request, queue time included; 0 = none. Past it a request that sent text ends with ' +
-            'finish_reason "length", one that sent nothing fails with 503 timeout.',
+            'finish_reason "length", one that sent nothing fails with 503 timeout (a stream that already sent its keep-alive pings gets it as its error event).',
         }),
         queueMax: Type.Integer({
           minimum: 0,

@@ -153,13 +153,13 @@ export async function buildApp({ config, models, log, metrics, responseStore }: 
   await app.register(healthRoutes)
   await app.register(metricsRoutes)
   for (const prefix of API_PREFIXES) {
-    await app.register(chatRoutes, { prefix })
-    await app.register(completionRoutes, { prefix })
+    await app.register(chatRoutes, { prefix, pingMs: config.server.streamPingMs })
+    await app.register(completionRoutes, { prefix, pingMs: config.server.streamPingMs })
     await app.register(modelRoutes, { prefix })
     await app.register(embeddingRoutes, { prefix })
     await app.register(tokenizeRoutes, { prefix })
     await app.register(messagesRoutes, { prefix, pingMs: config.server.streamPingMs })
-    await app.register(responseRoutes, { prefix })
+    await app.register(responseRoutes, { prefix, pingMs: config.server.streamPingMs })
     await app.register(responseRecordRoutes, { prefix })
   }
   if (config.server.ui) await app.register(uiPlugin)

@@ -1,6 +1,12 @@
 import type { FastifyReply } from 'fastify'
 import type { ServeError } from '../errors.js'
-import { sendStream, streamFailure } from './sse.js'
+import { PING, PING_COMMENT, sendStream, startIterable, streamFailure, type Ping } from './sse.js'
+
+/** Options of the routes that stream. */
+export interface StreamRouteOptions {
+  /** A keep-alive after this long without output (queued, or a long prompt being read): server.streamPingMs. */
+  pingMs: number
+}
 
 /** One named server-sent event. */
 export interface EventFrame {
@@ -10,18 +16,18 @@ export interface EventFrame {
 
 /**
  * Sends frames as named server-sent events, `event: <name>\ndata: <json>\n\n` each (Anthropic's framing; no
- * `[DONE]`). As with sendSse, the caller awaits the first frame before calling this, so errors found before any
+ * `[DONE]`; a PING is a comment line). As with sendSse, the caller awaits the first frame before calling this, so errors found before any
  * output leave as a JSON error with their status; an error after the headers went out becomes the frame
  * `errorFrames` makes (Anthropic's one `error` event; OpenAI Responses' `error` and `response.failed`), and the stream ends. A client that disconnects destroys the stream, which returns the
  * frame iterator and so cancels the generation.
  */
-export function sendEventStream(reply: FastifyReply, frames: AsyncIterable<EventFrame>, errorFrames: (error: ServeError) => EventFrame[]): FastifyReply {
+export function sendEventStream(reply: FastifyReply, frames: AsyncIterable<EventFrame | Ping>, errorFrames: (error: ServeError) => EventFrame[]): FastifyReply {
   return sendStream(reply, write(frames, reply, errorFrames))
 }
 
-async function* write(frames: AsyncIterable<EventFrame>, reply: FastifyReply, errorFrames: (error: ServeError) => EventFrame[]): AsyncGenerator<string> {
+async function* write(frames: AsyncIterable<EventFrame | Ping>, reply: FastifyReply, errorFrames: (error: ServeError) => EventFrame[]): AsyncGenerator<string> {
   try {
-    for await (const frame of frames) yield serialize(frame)
+    for await (const frame of frames) yield frame === PING ? PING_COMMENT : serialize(frame)
   } catch (error) {
     for (const frame of errorFrames(streamFailure(reply, error))) yield serialize(frame)
   }
@@ -64,4 +70,13 @@ export async function* withHeartbeat<T>(source: AsyncIterable<T>, everyMs: numbe
   } finally {
     if (!done) await iterator.return?.()
   }
+}
+
+/**
+ * An OpenAI-style stream, started: its first item, or a PING after `everyMs` of waiting, is awaited here, so
+ * a failure before then (queue full, prompt too long) is thrown as a plain HTTP error, while a request still
+ * queued gets its headers and a `: ping` comment every `everyMs` (api-surface §6.8).
+ */
+export function startWithPings<T>(source: AsyncIterable<T>, everyMs: number): Promise<AsyncIterable<T | Ping>> {
+  return startIterable(withHeartbeat<T | Ping>(source, everyMs, () => PING))
 }

@@ -4,8 +4,17 @@ import { EngineError, GENERATION_FAILED, ServeError } from '../errors.js'
 import { errorBody } from './error-body.js'
 
 /**
+ * A keep-alive in a stream given to sendSse or sendEventStream: written as the SSE comment `: ping`, which
+ * every SSE parser skips (OpenAI's SDKs included), so it adds no event and moves no Responses
+ * `sequence_number`. withHeartbeat puts it in while a request is queued or its prompt is read.
+ */
+export const PING = Symbol('ping')
+export type Ping = typeof PING
+export const PING_COMMENT = ': ping\n\n'
+
+/**
  * Sends chunks as server-sent events in OpenAI's framing: `data: <json>\n\n` each, then
- * `data: [DONE]\n\n`. The caller awaits the first chunk before calling this, so errors found before
+ * `data: [DONE]\n\n`; a PING is a comment line. The caller awaits the first chunk before calling this, so errors found before
  * generation starts (queue full, prompt too long) still leave as a normal JSON error with its status.
  * An error after the headers went out is one `data: {"error": …}` event, then the stream closes; the
  * SDKs raise it as an APIError. A client that disconnects destroys the stream, which returns the
@@ -35,7 +44,7 @@ export function streamFailure(reply: FastifyReply, error: unknown): ServeError {
 
 async function* frame(chunks: AsyncIterable<unknown>, reply: FastifyReply): AsyncGenerator<string> {
   try {
-    for await (const chunk of chunks) yield `data: ${JSON.stringify(chunk)}\n\n`
+    for await (const chunk of chunks) yield chunk === PING ? PING_COMMENT : `data: ${JSON.stringify(chunk)}\n\n`
     yield 'data: [DONE]\n\n'
   } catch (error) {
     yield `data: ${JSON.stringify(errorBody(streamFailure(reply, error)))}\n\n`

@@ -5,11 +5,14 @@ export function sseEvents(text: string): Array<any> {
   return new SseParser().push(text).map((data) => (data === '[DONE]' ? data : JSON.parse(data)))
 }
 
-/** Reads a Responses or Anthropic Messages SSE body: each event's `event:` line must match its payload's `type`; no `[DONE]`. */
+/**
+ * Reads a Responses or Anthropic Messages SSE body: each event's `event:` line must match its payload's `type`; no
+ * `[DONE]`. Comment frames (the `: ping` keep-alives of a queued stream) are skipped, as SSE parsers do.
+ */
 export function parseTypedEvents(text: string): any[] {
   return text
     .split('\n\n')
-    .filter((frame) => frame.trim())
+    .filter((frame) => frame.trim() && !frame.split('\n').every((line) => line.startsWith(':')))
     .map((frame) => {
       const lines = frame.split('\n')
       const name = lines.find((line) => line.startsWith('event: '))?.slice(7)

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import type { FinishReason, GenerationEvent, TokenLogprob, Usage } from '../../generation/events.js'
 import type { ChatCompletion, ChatCompletionChunk, ChoiceLogprobs } from '../schemas/chat.js'
 import { UsageTotals, type FoldedChoice, type FoldedGeneration } from './fold-events.js'
+import { RunningUsage } from './stream-usage.js'
 
 /** What every body or chunk of one response shares. */
 export interface ResponseMeta {
@@ -95,14 +96,20 @@ function encodeLogprobs(logprobs: readonly TokenLogprob[] | null | undefined): C
  */
 export class ChatChunkEncoder {
   private readonly usage = new UsageTotals()
+  private readonly running: RunningUsage | null
   private choices = 1
 
   constructor(
     private readonly meta: ResponseMeta,
     private readonly includeUsage: boolean,
-  ) {}
+    /** Every chunk carries the usage so far (`continuous_usage_stats`); the final usage is placed as above. Defaults to off. */
+    continuousUsage = false,
+  ) {
+    this.running = continuousUsage ? new RunningUsage() : null
+  }
 
   push(event: GenerationEvent): ChatCompletionChunk[] {
+    this.running?.observe(event)
     switch (event.type) {
       case 'started':
         this.choices = event.choices
@@ -143,7 +150,7 @@ export class ChatChunkEncoder {
       created: this.meta.created,
       model: this.meta.model,
       system_fingerprint: this.meta.systemFingerprint,
-      ...(this.includeUsage ? { usage: null } : {}),
+      ...(this.running ? { usage: encodeUsage(this.running.total()) } : this.includeUsage ? { usage: null } : {}),
     }
   }
 

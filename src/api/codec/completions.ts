@@ -5,6 +5,7 @@ import type { Completion, CompletionChunk, CompletionRequest, LegacyLogprobs } f
 import type { ResponseMeta } from './chat-response.js'
 import { encodeUsage } from './chat-response.js'
 import { UsageTotals } from './fold-events.js'
+import { RunningUsage } from './stream-usage.js'
 import { type ModelLimits, checkAgainstModel, decodeGenerationParams, refuseBesideConstrainedOutput } from './generation-params.js'
 
 /** One completions request: a generation per prompt. */
@@ -102,17 +103,22 @@ function concatLogprobs(a: LegacyLogprobs | null, b: LegacyLogprobs | null): Leg
 export class CompletionChunkEncoder {
   private readonly prompts: PromptChoices[]
   private readonly lengths = new Map<number, number>()
+  private readonly running: RunningUsage | null
   private finished = 0
 
   constructor(
     private readonly meta: ResponseMeta,
     private readonly decoded: DecodedCompletion,
     private readonly includeUsage: boolean,
+    /** Every chunk carries the usage so far (`continuous_usage_stats`). Defaults to off. */
+    continuousUsage = false,
   ) {
     this.prompts = decoded.requests.map((r) => new PromptChoices(r.logprobs !== null))
+    this.running = continuousUsage ? new RunningUsage() : null
   }
 
   push(prompt: number, event: GenerationEvent): CompletionChunk[] {
+    this.running?.observe(event, prompt)
     const state = this.prompts[prompt]!
     const n = this.decoded.requests[prompt]!.n
     switch (event.type) {
@@ -159,7 +165,7 @@ export class CompletionChunkEncoder {
       created: this.meta.created,
       model: this.meta.model,
       system_fingerprint: this.meta.systemFingerprint,
-      ...(this.includeUsage ? { usage: null } : {}),
+      ...(this.running ? { usage: encodeUsage(this.running.total()) } : this.includeUsage ? { usage: null } : {}),
     }
   }
 

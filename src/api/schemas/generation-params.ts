@@ -79,7 +79,10 @@ export const GenerationParamsProperties = {
     stream: Nullable(Type.Boolean()),
     stream_options: Nullable(
       Type.Object(
-        { include_usage: Nullable(Type.Boolean()), continuous_usage_stats: Nullable(Type.Boolean()) },
+        {
+          include_usage: Nullable(Type.Boolean({ description: 'A trailing `choices: []` chunk carries the usage. Default true once stream_options is sent (vLLM; OpenAI: false).' })),
+          continuous_usage_stats: Nullable(Type.Boolean({ description: 'Every chunk carries the usage so far (vLLM). Default false.' })),
+        },
         { additionalProperties: true },
       ),
     ),

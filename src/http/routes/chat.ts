@@ -2,13 +2,15 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { ChatChunkEncoder, encodeChatCompletion, newResponseMeta } from '../../api/codec/chat-response.js'
 import { decodeChatRequest } from '../../api/codec/chat-request.js'
 import { foldEvents } from '../../api/codec/fold-events.js'
+import { decodeStreamUsage } from '../../api/codec/stream-usage.js'
 import { ChatCompletionRequestSchema, ChatCompletionSchema } from '../../api/schemas/chat.js'
 import { ErrorBodySchema } from '../../api/schemas/common.js'
+import { startWithPings, type StreamRouteOptions } from '../event-stream.js'
 import { reportRelaxedSchema } from '../schema-relaxed.js'
-import { flatMap, sendSse, startIterable } from '../sse.js'
+import { flatMap, sendSse } from '../sse.js'
 import { submitFor } from '../submit.js'
 
-export const chatRoutes: FastifyPluginAsyncTypebox = async (app) => {
+export const chatRoutes: FastifyPluginAsyncTypebox<StreamRouteOptions> = async (app, { pingMs }) => {
   app.post(
     '/chat/completions',
     {
@@ -24,10 +26,12 @@ export const chatRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const generation = decodeChatRequest(body, model.id, model)
       reportRelaxedSchema(reply, generation)
       const meta = newResponseMeta('chatcmpl', body.model || model.id, model.fingerprint, (body.functions?.length ?? 0) > 0)
-      const events = await startIterable(submitFor(request, reply, generation))
+      // Queue full and prompt too long are thrown here, before any byte: they stay JSON errors.
+      const events = submitFor(request, reply, generation)
       if (!body.stream) return encodeChatCompletion(await foldEvents(events), meta)
-      const encoder = new ChatChunkEncoder(meta, body.stream_options?.include_usage === true)
-      return sendSse(reply, flatMap(events, (event) => encoder.push(event)))
+      const usage = decodeStreamUsage(body)
+      const encoder = new ChatChunkEncoder(meta, usage.includeUsage, usage.continuousUsage)
+      return sendSse(reply, await startWithPings(flatMap(events, (event) => encoder.push(event)), pingMs))
     },
   )
 }

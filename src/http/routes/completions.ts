@@ -1,15 +1,17 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { newResponseMeta } from '../../api/codec/chat-response.js'
 import { CompletionChunkEncoder, decodeCompletionRequest, foldCompletion } from '../../api/codec/completions.js'
+import { decodeStreamUsage } from '../../api/codec/stream-usage.js'
 import { ErrorBodySchema } from '../../api/schemas/common.js'
 import { CompletionRequestSchema, CompletionSchema } from '../../api/schemas/completions.js'
 import type { GenerationEvent } from '../../generation/events.js'
+import { startWithPings, type StreamRouteOptions } from '../event-stream.js'
 import { mergeStreams } from '../merge-streams.js'
-import { flatMap, sendSse, startIterable } from '../sse.js'
+import { flatMap, sendSse } from '../sse.js'
 import { reportRelaxedSchema } from '../schema-relaxed.js'
 import { submitFor } from '../submit.js'
 
-export const completionRoutes: FastifyPluginAsyncTypebox = async (app) => {
+export const completionRoutes: FastifyPluginAsyncTypebox<StreamRouteOptions> = async (app, { pingMs }) => {
   app.post(
     '/completions',
     {
@@ -34,10 +36,11 @@ export const completionRoutes: FastifyPluginAsyncTypebox = async (app) => {
         batch.abort()
         throw error
       }
-      const events = await startIterable(mergeStreams(streams))
-      const encoder = new CompletionChunkEncoder(meta, decoded, body.stream_options?.include_usage === true)
+      const events = mergeStreams(streams)
+      const usage = decodeStreamUsage(body)
+      const encoder = new CompletionChunkEncoder(meta, decoded, usage.includeUsage, usage.continuousUsage)
       if (!body.stream) return foldCompletion(events, encoder, meta)
-      return sendSse(reply, flatMap(events, ([prompt, event]) => encoder.push(prompt, event)))
+      return sendSse(reply, await startWithPings(flatMap(events, ([prompt, event]) => encoder.push(prompt, event)), pingMs))
     },
   )
 }

@@ -17,12 +17,12 @@ import type { GenerationRequest } from '../../generation/request.js'
 import { abortSignalFor } from '../abort-signal.js'
 import { countChatPrompt } from '../count-prompt.js'
 import { reportRelaxedSchema } from '../schema-relaxed.js'
-import { sendEventStream } from '../event-stream.js'
-import { flatMap, startIterable } from '../sse.js'
+import { sendEventStream, startWithPings, type StreamRouteOptions } from '../event-stream.js'
+import { flatMap, PING, startIterable, type Ping } from '../sse.js'
 import { submitFor } from '../submit.js'
 
 /** OpenAI's Responses API: a second codec over the same generation as chat (decode, submit, encode). */
-export const responseRoutes: FastifyPluginAsyncTypebox = async (app) => {
+export const responseRoutes: FastifyPluginAsyncTypebox<StreamRouteOptions> = async (app, { pingMs }) => {
   app.post(
     '/responses',
     {
@@ -38,9 +38,13 @@ export const responseRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const store = body.store === false ? null : app.responseStore
       const decoded = decodeResponseRequest(body, { model: model.id, limits: model, store: store !== null, ...(await loadConversation(app, body)) })
       let generation = decoded.generation
-      let events: AsyncIterable<GenerationEvent>
+      // Before anything is submitted: a queued stream's first ping sends the headers. Truncation keeps the grammar.
+      reportRelaxedSchema(reply, generation)
+      // A stream is started at its first event or first ping, whichever comes first (see startWithPings).
+      const streamPingMs = body.stream ? pingMs : null
+      let events: AsyncIterable<GenerationEvent | Ping>
       try {
-        events = await start(() => submitFor(request, reply, generation))
+        events = await start(() => submitFor(request, reply, generation), streamPingMs)
       } catch (error) {
         // truncation "auto" cuts only a prompt the model refused as too long, so one that fits is rendered once.
         if (decoded.echo.truncation !== 'auto' || !(error instanceof ContextLengthExceededError)) throw error
@@ -54,13 +58,12 @@ export const responseRoutes: FastifyPluginAsyncTypebox = async (app) => {
             throw refusal
           }
         })
-        events = await start(() => submitFor(request, reply, generation))
+        events = await start(() => submitFor(request, reply, generation), streamPingMs)
       }
-      reportRelaxedSchema(reply, generation)
       const encoder = new ResponseEventEncoder(newResponseMeta(body.model || model.id), decoded.echo)
       const stream = encodeEvents(encoder, events, store && ((response) => store.put({ response, input: decoded.input, context: decoded.context })))
       if (!body.stream) return foldResponse(stream)
-      return sendEventStream(reply, flatMap(stream, (event) => [{ event: event.type, data: event }]), (error) =>
+      return sendEventStream(reply, flatMap(stream, (event) => [event === PING ? PING : { event: event.type, data: event }]), (error) =>
         encoder.fail(error).map((event) => ({ event: event.type, data: event })),
       )
     },
@@ -111,23 +114,33 @@ async function loadConversation(app: FastifyInstance, body: InputTokensRequest) 
   return { prior, references }
 }
 
-/** Waits for the first event (earlier failures stay HTTP errors), naming the Responses fields in errors. */
-async function start(submit: () => AsyncIterable<GenerationEvent>): Promise<AsyncIterable<GenerationEvent>> {
+/**
+ * Waits for the first event (earlier failures stay HTTP errors), naming the Responses fields in errors; a stream
+ * (`pingMs` set) waits at most that long, then gets its headers and pings while it is queued.
+ */
+async function start(submit: () => AsyncIterable<GenerationEvent>, pingMs: number | null): Promise<AsyncIterable<GenerationEvent | Ping>> {
   try {
-    return await startIterable(submit())
+    return await (pingMs === null ? startIterable(submit()) : startWithPings(submit(), pingMs))
   } catch (error) {
     throw renamedError(error)
   }
 }
 
-/** Encodes the events; the response is stored before its terminal event goes out, so a client can read it back at once. */
+/**
+ * Encodes the events; the response is stored before its terminal event goes out, so a client can read it back at
+ * once. Pings pass through beside the events (comments: no sequence_number).
+ */
 async function* encodeEvents(
   encoder: ResponseEventEncoder,
-  events: AsyncIterable<GenerationEvent>,
+  events: AsyncIterable<GenerationEvent | Ping>,
   store: ((response: ResponseObject) => Promise<void>) | null,
-): AsyncGenerator<ResponseStreamEvent> {
+): AsyncGenerator<ResponseStreamEvent | Ping> {
   yield* encoder.begin()
   for await (const event of events) {
+    if (event === PING) {
+      yield PING
+      continue
+    }
     for (const out of encoder.push(event)) {
       if (store && (out.type === 'response.completed' || out.type === 'response.incomplete')) await store(encoder.response)
       yield out
@@ -136,9 +149,9 @@ async function* encodeEvents(
 }
 
 /** The non-streamed body: the stream's terminal response. */
-async function foldResponse(stream: AsyncIterable<ResponseStreamEvent>): Promise<ResponseObject> {
+async function foldResponse(stream: AsyncIterable<ResponseStreamEvent | Ping>): Promise<ResponseObject> {
   let last: ResponseStreamEvent | null = null
-  for await (const event of stream) last = event
+  for await (const event of stream) if (event !== PING) last = event
   if (last?.type !== 'response.completed' && last?.type !== 'response.incomplete') throw new EngineError('Generation ended before the response was complete.')
   return last.response as ResponseObject
 }
