@@ -514,6 +514,7 @@ describe('decodeChatRequest: sampling and limits', () => {
       skipSpecialTokens: true,
       truncatePromptTokens: null,
       priority: 0,
+      cacheSalt: null,
       grammar: null,
       promptLogprobs: null,
       echo: false,

@@ -65,7 +65,7 @@ describe('ChatChunkEncoder with continuous usage', () => {
         ...(includeUsage ? [[11, 4, 15]] : []),
       ])
       expect(chunks.at(-1)!.choices).toEqual(includeUsage ? [] : [expect.objectContaining({ finish_reason: 'stop' })])
-      expect(chunks[0]!.usage!.prompt_tokens_details).toEqual({ cached_tokens: 3 })
+      expect(chunks[0]!.usage!.prompt_tokens_details).toEqual({ cached_tokens: 3, audio_tokens: 0 })
     })
   }
 

@@ -102,7 +102,8 @@ function decodeMessage(message: ChatMessageWire, index: number, earlier: readonl
   }
   const toolCalls = role === 'assistant' ? decodeHistoryCalls(message.tool_calls, message.function_call, param) : []
   const content = decodeContent(message.content ?? '', param, message.role)
-  const reasoning = decodeReasoning(message, content.thoughts, param)
+  // Only an assistant turn has thoughts; a `reasoning` field elsewhere is ignored, as before.
+  const reasoning = role === 'assistant' ? decodeReasoning(message, content.thoughts, param) : null
   return {
     role,
     content: content.text,
