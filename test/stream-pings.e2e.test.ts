@@ -97,14 +97,20 @@ async function collect<T>(stream: AsyncIterable<T>): Promise<T[]> {
   return out
 }
 
-/** While a stream waits in the one queue place: a streamed request finds the queue full (429 JSON, Retry-After, SDK RateLimitError). */
-async function expectQueueFull(path: string, body: Record<string, unknown>, viaSdk: () => Promise<unknown>): Promise<void> {
+/**
+ * While a stream waits in the one queue place, refusals found before the queue stay plain JSON: a streamed
+ * request finds the queue full (429, Retry-After, SDK RateLimitError), and a prompt past the context is a 400.
+ */
+async function expectJsonRefusals(path: string, body: Record<string, unknown>, tooLong: Record<string, unknown>, viaSdk: () => Promise<unknown>): Promise<void> {
   const refused = await postJson(t.origin, path, { ...body, stream: true })
   expect(refused.status).toBe(429)
   expect(refused.headers.get('content-type')).toContain('application/json')
   expect(refused.headers.get('retry-after')).toBe('1')
   expect(refused.json).toMatchObject({ error: { type: 'rate_limit_error', code: 'queue_full' } })
   expect(await viaSdk().catch((e: unknown) => e)).toBeInstanceOf(RateLimitError)
+  const long = await postJson(t.origin, path, { ...body, ...tooLong })
+  expect(long.status).toBe(400)
+  expect(long.json).toMatchObject({ error: { code: 'context_length_exceeded' } })
 }
 
 const LONG_PROMPT = 'hello world '.repeat(3000)
@@ -119,11 +125,9 @@ describe('keep-alive pings on OpenAI-style streams', () => {
     expect(recorded.raw.startsWith(': ping\n\n')).toBe(true)
     expect(recorded.raw).not.toContain('data:')
 
-    await expectQueueFull('/v1/chat/completions', request, () => t.client.chat.completions.create({ ...request, stream: false }))
-    // Found before the queue: still a plain 400.
-    const tooLong = await postJson(t.origin, '/v1/chat/completions', { ...request, messages: [{ role: 'user', content: LONG_PROMPT }] })
-    expect(tooLong.status).toBe(400)
-    expect(tooLong.json).toMatchObject({ error: { code: 'context_length_exceeded' } })
+    await expectJsonRefusals('/v1/chat/completions', request, { messages: [{ role: 'user', content: LONG_PROMPT }] }, () =>
+      t.client.chat.completions.create({ ...request, stream: false }),
+    )
 
     await releaseSlot()
     const received = await chunks
@@ -145,10 +149,7 @@ describe('keep-alive pings on OpenAI-style streams', () => {
     expect(recorded.raw.startsWith(': ping\n\n')).toBe(true)
     expect(recorded.raw).not.toContain('data:')
 
-    await expectQueueFull('/v1/completions', request, () => t.client.completions.create({ ...request, stream: false }))
-    const tooLong = await postJson(t.origin, '/v1/completions', { ...request, prompt: LONG_PROMPT })
-    expect(tooLong.status).toBe(400)
-    expect(tooLong.json).toMatchObject({ error: { code: 'context_length_exceeded' } })
+    await expectJsonRefusals('/v1/completions', request, { prompt: LONG_PROMPT }, () => t.client.completions.create({ ...request, stream: false }))
 
     await releaseSlot()
     const received = await chunks
@@ -186,10 +187,7 @@ describe('keep-alive pings on OpenAI-style streams', () => {
     await waitFor(() => recorded.raw.includes(': ping'))
     expect(recorded.raw).not.toContain('response.output_item.added')
 
-    await expectQueueFull('/v1/responses', request, () => t.client.responses.create({ ...request, stream: false }))
-    const tooLong = await postJson(t.origin, '/v1/responses', { ...request, input: LONG_PROMPT })
-    expect(tooLong.status).toBe(400)
-    expect(tooLong.json).toMatchObject({ error: { code: 'context_length_exceeded' } })
+    await expectJsonRefusals('/v1/responses', request, { input: LONG_PROMPT }, () => t.client.responses.create({ ...request, stream: false }))
 
     await releaseSlot()
     const received = await events
