@@ -247,7 +247,7 @@ describe('decodeChatRequest: parameters still refused unless at their no-op valu
     ['prompt_logprobs', 1],
     ['logits_processors', ['my.module:Processor']],
     ['return_tokens_as_token_ids', true],
-    ['echo', true],
+    ['return_token_ids', true],
     ['modalities', ['text', 'audio']],
     ['modalities', ['audio']],
     ['audio', { voice: 'alloy', format: 'wav' }],

@@ -184,6 +184,24 @@ describe('streaming', () => {
   })
 })
 
+describe('echo (vLLM)', () => {
+  it('a continued assistant turn starts the content, streamed and not; after a user turn nothing is echoed', async () => {
+    const messages = [...user('Tell me a story'), { role: 'assistant', content: 'Once upon a time' }]
+    const body = { model: MODEL, messages, continue_final_message: true, add_generation_prompt: false, max_tokens: 8, temperature: 0 }
+    const plain = await postJson(t.origin, '/v1/chat/completions', body)
+    const echoed = await postJson(t.origin, '/v1/chat/completions', { ...body, echo: true })
+    expect(echoed.status, echoed.text).toBe(200)
+    expect(echoed.json.choices[0].message.content).toBe(`Once upon a time${plain.json.choices[0].message.content}`)
+    const streamed = await postJson(t.origin, '/v1/chat/completions', { ...body, echo: true, stream: true })
+    const deltas = sseEvents(streamed.text).flatMap((e) => (e === '[DONE]' ? [] : [e.choices[0]?.delta?.content ?? '']))
+    expect(deltas[0]).toBe('Once upon a time')
+    expect(deltas.join('')).toBe(echoed.json.choices[0].message.content)
+    const afterUser = await postJson(t.origin, '/v1/chat/completions', { model: MODEL, messages: user('Hi'), max_tokens: 4, temperature: 0, echo: true })
+    const noEcho = await postJson(t.origin, '/v1/chat/completions', { model: MODEL, messages: user('Hi'), max_tokens: 4, temperature: 0 })
+    expect(afterUser.json.choices[0].message.content).toBe(noEcho.json.choices[0].message.content)
+  })
+})
+
 describe('stop strings', () => {
   it('end generation before the stop string, streamed or not, and never leak a prefix', async () => {
     const params = { model: MODEL, messages: user('Say many things'), max_tokens: 40, temperature: 0 }

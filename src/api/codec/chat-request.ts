@@ -6,7 +6,6 @@ import { type ModelLimits, checkAgainstModel, decodeGenerationParams, refuseBesi
 
 /** Chat-only fields this server cannot honour yet (see refuseUnsupported). */
 const REFUSED: ReadonlyArray<Refusal<ChatCompletionRequest>> = [
-  ['echo', (v) => v === false, "'echo' is not supported for chat."],
   ['modalities', (v) => (v as string[]).every((m) => m === 'text'), 'Only text output is supported.'],
   ['audio', () => false, 'Audio output is not supported.'],
   ['web_search_options', () => false, 'Web search is not supported.'],
@@ -47,6 +46,16 @@ export function decodeChatRequest(body: ChatCompletionRequest, model: string, li
   checkAgainstModel(request, limits)
   refuseBesideConstrainedOutput(request)
   return request
+}
+
+/**
+ * vLLM's chat `echo`: the last message's content, when it is an assistant turn (the one being continued), starts
+ * the answer's content; otherwise nothing is echoed. Null without `echo`.
+ */
+export function chatEcho(body: ChatCompletionRequest, request: GenerationRequest): string | null {
+  if (body.echo !== true || request.input.kind !== 'chat') return null
+  const last = request.input.messages.at(-1)
+  return last?.role === 'assistant' ? last.content : ''
 }
 
 /**

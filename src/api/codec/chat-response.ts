@@ -12,15 +12,24 @@ export interface ResponseMeta {
   systemFingerprint: string
   /** The request used the legacy `functions`: its call comes back as `function_call`, as OpenAI answers it. */
   legacyFunctions?: boolean
+  /** Chat `echo`: text every choice's content starts with (see chatEcho). */
+  echo?: string
 }
 
-export function newResponseMeta(prefix: 'chatcmpl' | 'cmpl', model: string, systemFingerprint: string, legacyFunctions = false): ResponseMeta {
+/** How a chat answer is shaped by its request: the legacy `functions` form, and chat `echo`. */
+export interface ChatAnswerForm {
+  legacyFunctions: boolean
+  echo: string | null
+}
+
+export function newResponseMeta(prefix: 'chatcmpl' | 'cmpl', model: string, systemFingerprint: string, form?: ChatAnswerForm): ResponseMeta {
   return {
     id: `${prefix}-${randomBytes(12).toString('hex')}`,
     created: Math.floor(Date.now() / 1000),
     model,
     systemFingerprint,
-    ...(legacyFunctions ? { legacyFunctions } : {}),
+    ...(form?.legacyFunctions ? { legacyFunctions: true } : {}),
+    ...(form?.echo ? { echo: form.echo } : {}),
   }
 }
 
@@ -50,7 +59,7 @@ export function encodeChatCompletion(folded: FoldedGeneration, meta: ResponseMet
     system_fingerprint: meta.systemFingerprint,
     choices: folded.choices.map((choice, index) => ({
       index,
-      message: encodeMessage(choice, meta.legacyFunctions === true),
+      message: encodeMessage(meta.echo ? { ...choice, text: meta.echo + choice.text } : choice, meta.legacyFunctions === true),
       logprobs: encodeLogprobs(choice.logprobs),
       finish_reason: finishReason(choice.finishReason, meta),
       stop_reason: choice.stopReason,
@@ -113,7 +122,7 @@ export class ChatChunkEncoder {
     switch (event.type) {
       case 'started':
         this.choices = event.choices
-        return Array.from({ length: event.choices }, (_, index) => this.chunk(index, { role: 'assistant', content: '' }))
+        return Array.from({ length: event.choices }, (_, index) => this.chunk(index, { role: 'assistant', content: this.meta.echo ?? '' }))
       case 'text':
         return [this.chunk(event.choice, { content: event.text }, { finish_reason: null }, event.logprobs)]
       case 'reasoning':
