@@ -70,7 +70,11 @@ function finiteValues(schema: Schema): unknown[] | null {
   const own = Object.keys(schema).filter((k) => !['enum', 'const', 'type', 'title', 'description'].includes(k))
   if (own.length > 0) return null
   if (Object.hasOwn(schema, 'const')) return [schema.const]
-  if (Array.isArray(schema.enum)) return dedupe(schema.enum.filter((v) => satisfiesSiblings(v, schema)))
+  if (Array.isArray(schema.enum)) {
+    // Checked against the type beside the list, not the list itself (that would be quadratic), as choice() does.
+    const { enum: listed, ...siblings } = schema
+    return dedupe((listed as unknown[]).filter((v) => satisfiesSiblings(v, siblings)))
+  }
   if (schema.type === 'boolean') return [true, false]
   if (schema.type === 'null') return [null]
   return null

@@ -106,7 +106,7 @@ export function textWithout(marker: string, name: string): string[] {
     const alternatives = ['""', `${others} ${name}-0`]
     for (const c of chars) {
       const to = next(state, c)
-      if (to < marker.length) alternatives.push(`${piece(c)} ${name}-${to}`)
+      if (to < marker.length) alternatives.push(`${gbnfText(c)} ${name}-${to}`)
     }
     rules.push(`${name}-${state} ::= ${alternatives.join(' | ')}`)
   }
