@@ -73,10 +73,13 @@ export async function* withHeartbeat<T>(source: AsyncIterable<T>, everyMs: numbe
 }
 
 /**
- * An OpenAI-style stream, started: its first item, or a PING after `everyMs` of waiting, is awaited here, so
- * a failure before then (queue full, prompt too long) is thrown as a plain HTTP error, while a request still
- * queued gets its headers and a `: ping` comment every `everyMs` (api-surface §6.8).
+ * A stream, started: its first item, or a ping after `everyMs` of waiting, is awaited here, so a failure before
+ * then (queue full, prompt too long) is thrown as a plain HTTP error, while a request still queued gets its
+ * headers and a ping every `everyMs`: by default PING, the `: ping` comment of OpenAI-style streams (api-surface
+ * §6.8); Anthropic's streams send their own `ping` event.
  */
-export function startWithPings<T>(source: AsyncIterable<T>, everyMs: number): Promise<AsyncIterable<T | Ping>> {
-  return startIterable(withHeartbeat<T | Ping>(source, everyMs, () => PING))
+export function startWithPings<T>(source: AsyncIterable<T>, everyMs: number): Promise<AsyncIterable<T | Ping>>
+export function startWithPings<T, P>(source: AsyncIterable<T>, everyMs: number, ping: () => P): Promise<AsyncIterable<T | P>>
+export function startWithPings<T, P>(source: AsyncIterable<T>, everyMs: number, ping: () => P | Ping = () => PING): Promise<AsyncIterable<T | P | Ping>> {
+  return startIterable(withHeartbeat<T | P | Ping>(source, everyMs, ping))
 }

@@ -12,11 +12,11 @@ import {
 } from '../../api/schemas/messages.js'
 import { abortSignalFor } from '../abort-signal.js'
 import { countChatPrompt } from '../count-prompt.js'
-import { sendEventStream, withHeartbeat } from '../event-stream.js'
+import { sendEventStream, startWithPings, type StreamRouteOptions } from '../event-stream.js'
 import { toServeError } from '../plugins/errors.js'
 import { reportRelaxedSchema } from '../schema-relaxed.js'
 import { CLIENT_CLOSED_STATUS } from '../plugins/request-log.js'
-import { flatMap, startIterable } from '../sse.js'
+import { flatMap } from '../sse.js'
 import { submitFor } from '../submit.js'
 
 const ERRORS = { '4xx': AnthropicErrorBodySchema, '5xx': AnthropicErrorBodySchema }
@@ -27,10 +27,7 @@ const ERRORS = { '4xx': AnthropicErrorBodySchema, '5xx': AnthropicErrorBodySchem
  * carry `request-id`, the header Anthropic's SDKs read. `anthropic-version` and `anthropic-beta` are accepted
  * and not needed: there is one version of this API here.
  */
-export const messagesRoutes: FastifyPluginAsyncTypebox<{
-  /** A `ping` event after this long without one (queued, or evaluating a long prompt): server.streamPingMs. */
-  pingMs: number
-}> = async (app, { pingMs }) => {
+export const messagesRoutes: FastifyPluginAsyncTypebox<StreamRouteOptions> = async (app, { pingMs }) => {
   const bodyLimit = app.initialConfig.bodyLimit!
   app.addHook('onRequest', async (request, reply) => {
     reply.header('request-id', request.id)
@@ -61,8 +58,8 @@ export const messagesRoutes: FastifyPluginAsyncTypebox<{
       const encoder = new MessageStreamEncoder(newMessageId(), body.model || model.id)
       const events = submitFor(request, reply, generation)
       if (!body.stream) return foldMessage(events, encoder)
-      const frames = withHeartbeat(flatMap(events, (event) => encoder.push(event)), pingMs, () => ({ event: 'ping', data: { type: 'ping' } }))
-      return sendEventStream(reply, await startIterable(frames), (error) => [{ event: 'error', data: encodeAnthropicError(error, request.id).body }])
+      const frames = await startWithPings(flatMap(events, (event) => encoder.push(event)), pingMs, () => ({ event: 'ping', data: { type: 'ping' } }))
+      return sendEventStream(reply, frames, (error) => [{ event: 'error', data: encodeAnthropicError(error, request.id).body }])
     },
   )
 
