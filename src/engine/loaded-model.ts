@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { statSync } from 'node:fs'
-import type { LlamaContext, LlamaModel, Token } from 'node-llama-cpp'
+import type { LlamaContext, LlamaModel } from 'node-llama-cpp'
 import type { Logger } from 'pino'
 import type { ModelConfig } from '../config/schema.js'
 import { StartupError } from '../errors.js'
@@ -122,11 +122,13 @@ export class LoadedModel {
   }
 
   /** Free slots for a request of n choices (see chooseSlots); null when too few are free. */
-  pickSlots(promptTokens: readonly Token[], n: number, salt: string | null): Slot[] | null {
+  pickSlots(plan: GenerationPlan): Slot[] | null {
+    const { promptTokens, request } = plan
     // Checked before the prefix scans: a request still waiting for slots asks again at every step.
-    if (this.slots.filter((s) => !s.busy).length < n) return null
+    if (this.slots.filter((s) => !s.busy).length < request.n) return null
+    const salt = request.cacheSalt ?? null
     const candidates = this.slots.map((s) => ({ index: s.index, busy: s.busy, reuse: s.busy ? 0 : s.reusableLength(promptTokens, salt) }))
-    return chooseSlots(candidates, n)?.map((index) => this.slots[index]!) ?? null
+    return chooseSlots(candidates, request.n)?.map((index) => this.slots[index]!) ?? null
   }
 
   /** Claims the slots for the plan (the first trims its cache to the reusable prefix), one generation per choice. */

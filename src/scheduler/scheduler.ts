@@ -215,7 +215,7 @@ export class Scheduler {
   private async admit(): Promise<void> {
     while (this.queue.length > 0) {
       const entry = this.queue[0]!
-      const slots = this.model.pickSlots(entry.plan.promptTokens, entry.plan.request.n, entry.plan.request.cacheSalt ?? null)
+      const slots = this.model.pickSlots(entry.plan)
       if (!slots) return
       this.queue.shift()
       entry.startedAt = performance.now()
