@@ -91,12 +91,15 @@ export class RequestPlanner {
     const input = request.input
     switch (input.kind) {
       case 'chat':
-        // A prompt that will be truncated may be longer than the context.
-        return this.model.renderer.render(input.messages, request.tools?.definitions ?? null, input.template ?? null, (chars) => {
-          if (request.truncatePromptTokens === null) {
-            refuseBeyondContext(this.model.vocabulary, this.model.info.contextSize, chars, request.tools ? 'tools' : promptParam(request), 1)
-          }
-        })
+        // A prompt that will be truncated may be longer than the context: nothing to check then.
+        return this.model.renderer.render(
+          input.messages,
+          request.tools?.definitions ?? null,
+          input.template ?? null,
+          request.truncatePromptTokens === null
+            ? (chars) => refuseBeyondContext(this.model.vocabulary, this.model.info.contextSize, chars, request.tools ? 'tools' : promptParam(request), 1)
+            : undefined,
+        )
       case 'text':
         return { tokens: this.model.renderer.tokenizeText(input.text), reasoning: null }
       case 'infill':
