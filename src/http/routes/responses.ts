@@ -41,10 +41,10 @@ export const responseRoutes: FastifyPluginAsyncTypebox<StreamRouteOptions> = asy
       // Before anything is submitted: a queued stream's first ping sends the headers. Truncation keeps the grammar.
       reportRelaxedSchema(reply, generation)
       // A stream is started at its first event or first ping, whichever comes first (see startWithPings).
-      const streamPingMs = body.stream ? pingMs : null
+      const begin = () => start(() => submitFor(request, reply, generation), body.stream ? pingMs : null)
       let events: AsyncIterable<GenerationEvent | Ping>
       try {
-        events = await start(() => submitFor(request, reply, generation), streamPingMs)
+        events = await begin()
       } catch (error) {
         // truncation "auto" cuts only a prompt the model refused as too long, so one that fits is rendered once.
         if (decoded.echo.truncation !== 'auto' || !(error instanceof ContextLengthExceededError)) throw error
@@ -58,7 +58,7 @@ export const responseRoutes: FastifyPluginAsyncTypebox<StreamRouteOptions> = asy
             throw refusal
           }
         })
-        events = await start(() => submitFor(request, reply, generation), streamPingMs)
+        events = await begin()
       }
       const encoder = new ResponseEventEncoder(newResponseMeta(body.model || model.id), decoded.echo)
       const stream = encodeEvents(encoder, events, store && ((response) => store.put({ response, input: decoded.input, context: decoded.context })))
