@@ -1,7 +1,8 @@
 import { InvalidRequestError } from '../../errors.js'
 import type { ChatMessage, ChatTemplateOptions, GenerationRequest } from '../../generation/request.js'
 import type { ChatCompletionRequest, ChatMessageWire } from '../schemas/chat.js'
-import { decodeHistoryCalls, decodeTools } from './chat-tools.js'
+import type { ChatAnswerForm } from './chat-response.js'
+import { decodeHistoryCalls, decodeTools, usesLegacyFunctions } from './chat-tools.js'
 import { type ModelLimits, checkAgainstModel, decodeGenerationParams, refuseBesideConstrainedOutput, refuseUnsupported, type Refusal } from './generation-params.js'
 
 /** Chat-only fields this server cannot honour yet (see refuseUnsupported). */
@@ -49,13 +50,16 @@ export function decodeChatRequest(body: ChatCompletionRequest, model: string, li
 }
 
 /**
- * vLLM's chat `echo`: the last message's content, when it is an assistant turn (the one being continued), starts
- * the answer's content; otherwise nothing is echoed. Null without `echo`.
+ * How the answer is shaped by the request: a legacy `functions` request is answered in kind, and with vLLM's
+ * chat `echo` the last message's content, when it is an assistant turn (the one being continued), starts the
+ * answer's content (after any other turn nothing is echoed).
  */
-export function chatEcho(body: ChatCompletionRequest, request: GenerationRequest): string | null {
-  if (body.echo !== true || request.input.kind !== 'chat') return null
-  const last = request.input.messages.at(-1)
-  return last?.role === 'assistant' ? last.content : ''
+export function chatAnswerForm(body: ChatCompletionRequest, request: GenerationRequest): ChatAnswerForm {
+  const last = request.input.kind === 'chat' ? request.input.messages.at(-1) : undefined
+  return {
+    legacyFunctions: usesLegacyFunctions(body),
+    ...(body.echo === true && last?.role === 'assistant' ? { echo: last.content } : {}),
+  }
 }
 
 /**

@@ -17,19 +17,15 @@ export interface ResponseMeta {
 }
 
 /** How a chat answer is shaped by its request: the legacy `functions` form, and chat `echo`. */
-export interface ChatAnswerForm {
-  legacyFunctions: boolean
-  echo: string | null
-}
+export type ChatAnswerForm = Pick<ResponseMeta, 'legacyFunctions' | 'echo'>
 
-export function newResponseMeta(prefix: 'chatcmpl' | 'cmpl', model: string, systemFingerprint: string, form?: ChatAnswerForm): ResponseMeta {
+export function newResponseMeta(prefix: 'chatcmpl' | 'cmpl', model: string, systemFingerprint: string, form: ChatAnswerForm = {}): ResponseMeta {
   return {
     id: `${prefix}-${randomBytes(12).toString('hex')}`,
     created: Math.floor(Date.now() / 1000),
     model,
     systemFingerprint,
-    ...(form?.legacyFunctions ? { legacyFunctions: true } : {}),
-    ...(form?.echo ? { echo: form.echo } : {}),
+    ...form,
   }
 }
 

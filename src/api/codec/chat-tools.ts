@@ -27,7 +27,7 @@ export function decodeTools(
   let base = 'tools'
   let wireChoice: unknown = body.tool_choice ?? null
   let choiceParam = 'tool_choice'
-  if (body.functions != null && body.functions.length > 0) {
+  if (usesLegacyFunctions(body)) {
     if (wireTools?.length) throw new InvalidRequestError("Send 'tools' or the legacy 'functions', not both.", 'functions')
     wireTools = body.functions.map((f) => ({ type: 'function', function: f }))
     base = 'functions'
@@ -55,6 +55,11 @@ export function decodeTools(
   // A legacy `functions` answer holds one `function_call`, so it asks for one call.
   const parallel = base === 'functions' ? false : (body.parallel_tool_calls ?? true)
   return { definitions, choice, parallel, ...(relaxed.length > 0 ? { relaxed } : {}) }
+}
+
+/** The request offers its functions the legacy way (`functions`), and so is answered the legacy way. */
+export function usesLegacyFunctions<T extends Pick<ChatCompletionRequest, 'functions'>>(body: T): body is T & { functions: NonNullable<T['functions']> } {
+  return (body.functions?.length ?? 0) > 0
 }
 
 function decodeTool(wire: unknown, param: string, wrapped: boolean, relaxed: string[]): ToolDefinition {

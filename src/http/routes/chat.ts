@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { ChatChunkEncoder, encodeChatCompletion, newResponseMeta } from '../../api/codec/chat-response.js'
-import { chatEcho, decodeChatRequest } from '../../api/codec/chat-request.js'
+import { chatAnswerForm, decodeChatRequest } from '../../api/codec/chat-request.js'
 import { foldEvents } from '../../api/codec/fold-events.js'
 import { decodeStreamUsage } from '../../api/codec/stream-usage.js'
 import { ChatCompletionRequestSchema, ChatCompletionSchema } from '../../api/schemas/chat.js'
@@ -25,10 +25,7 @@ export const chatRoutes: FastifyPluginAsyncTypebox<StreamRouteOptions> = async (
       const model = await app.models.defaults(body.model)
       const generation = decodeChatRequest(body, model.id, model)
       reportRelaxedSchema(reply, generation)
-      const meta = newResponseMeta('chatcmpl', body.model || model.id, model.fingerprint, {
-        legacyFunctions: (body.functions?.length ?? 0) > 0,
-        echo: chatEcho(body, generation),
-      })
+      const meta = newResponseMeta('chatcmpl', body.model || model.id, model.fingerprint, chatAnswerForm(body, generation))
       // Queue full and prompt too long are thrown here, before any byte: they stay JSON errors.
       const events = submitFor(request, reply, generation)
       if (!body.stream) return encodeChatCompletion(await foldEvents(events), meta)
