@@ -27,13 +27,15 @@ export interface ConstraintOptions {
    * left out of the grammar and of the final validation, and reported in `relaxed`.
    */
   strict: boolean
+  /** The request has a `strict` switch to turn off (default true), so the 400 for a keyword suggests it. */
+  canRelax?: boolean
 }
 
 /** Compiled constraints by schema text: clients send the same schema with every request. */
 const cache = new Map<string, SchemaConstraint>()
 const MAX_CACHED = 256
 
-export function schemaConstraint(schema: unknown, { param, strict }: ConstraintOptions): SchemaConstraint {
+export function schemaConstraint(schema: unknown, { param, strict, canRelax = true }: ConstraintOptions): SchemaConstraint {
   if (!isSchemaObject(schema) && typeof schema !== 'boolean') throw new InvalidRequestError(`'${param}' must be a JSON Schema object.`, param)
   const key = `${strict ? 's' : 'r'}${param}\u0000${JSON.stringify(schema)}`
   const hit = cache.get(key)
@@ -48,7 +50,8 @@ export function schemaConstraint(schema: unknown, { param, strict }: ConstraintO
     ;({ gbnf, relaxed } = jsonSchemaGrammar(schema, { strict }))
   } catch (error) {
     if (!(error instanceof UnsupportedSchemaError)) throw error
-    const fix = error.relaxable ? " Simplify the schema, or send 'strict': false to generate without that keyword." : error.budget ? '' : ' Fix the schema.'
+    const relax = canRelax ? ", or send 'strict': false to generate without that keyword" : ''
+    const fix = error.relaxable ? ` Simplify the schema${relax}.` : error.budget ? '' : ' Fix the schema.'
     throw new InvalidRequestError(`In '${param}': ${error.message}${fix}`, param)
   }
   const objectSchema = typeof schema === 'boolean' ? {} : schema

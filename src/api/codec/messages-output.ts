@@ -38,12 +38,7 @@ export function decodeMessagesOutput(body: CountTokensRequest): MessagesOutput {
 }
 
 function schemaGrammar(schema: unknown, param: string): GrammarSpec {
-  try {
-    const { gbnf, schema: effective } = schemaConstraint(schema, { param, strict: true })
-    return { gbnf, schema: effective, param }
-  } catch (error) {
-    if (!(error instanceof InvalidRequestError)) throw error
-    // The converter's hint names chat's `strict: false`, which Anthropic's format does not have.
-    throw new InvalidRequestError(error.message.replace(/, or send 'strict': false to generate without that keyword\./, '.'), error.param, error.code)
-  }
+  // Anthropic's format has no `strict` to turn off, so the 400 for a keyword does not suggest one.
+  const { gbnf, schema: effective } = schemaConstraint(schema, { param, strict: true, canRelax: false })
+  return { gbnf, schema: effective, param }
 }
