@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { sendEventStream, startWithPings, withHeartbeat, type EventFrame } from '../src/http/event-stream.js'
 import { PING, sendSse, startIterable } from '../src/http/sse.js'
 import { InvalidRequestError, OverloadedError } from '../src/errors.js'
+import { collect } from './helpers/async.js'
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -11,12 +12,6 @@ async function* slow(items: Array<[number, string]>): AsyncGenerator<string> {
     await sleep(delayMs)
     yield item
   }
-}
-
-async function collect<T>(source: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = []
-  for await (const item of source) out.push(item)
-  return out
 }
 
 describe('withHeartbeat', () => {

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { DEFAULT_MODEL } from '../src/models/default-model.js'
 import { cliRunner, waitHealthy } from './helpers/cli-process.js'
 import { TINY_MODEL_PATH } from './helpers/models.js'
-import { waitFor } from './helpers/wait.js'
+import { waitFor } from './helpers/async.js'
 
 /**
  * The first run of a new user, through the real CLI: `gguf-serve start` with no model flag downloads the

@@ -2,7 +2,7 @@ import Anthropic, { OverloadedError, type APIError } from '@anthropic-ai/sdk'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TINY_MODEL_PATH } from './helpers/models.js'
 import { postJson, startTestServer, type TestServer } from './helpers/test-server.js'
-import { waitFor } from './helpers/wait.js'
+import { waitFor } from './helpers/async.js'
 
 /** One slot and one queue place: queued requests get pings, a full queue is 529, a spent rate limit 429. */
 let t: TestServer

@@ -7,7 +7,7 @@ import { runCli, waitHealthy, type CliRun } from './helpers/cli-process.js'
 import { TINY_MODEL_PATH } from './helpers/models.js'
 import { scrape, value } from './helpers/prometheus.js'
 import { postJson } from './helpers/test-server.js'
-import { waitFor } from './helpers/wait.js'
+import { waitFor } from './helpers/async.js'
 
 /**
  * Models are unloaded (ttl, eviction for another model) only when nothing uses them: not while an

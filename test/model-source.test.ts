@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { resolveModelSource, type ResolveModelOptions } from '../src/models/resolve-model.js'
 import { describeModelSource } from '../src/models/source-uri.js'
 import { StartupError } from '../src/errors.js'
-import { waitFor } from './helpers/wait.js'
+import { waitFor } from './helpers/async.js'
 
 // ipull, under node-llama-cpp's downloader, fetches and records progress in chunks of this size.
 const DOWNLOAD_CHUNK_BYTES = 5 * 1024 * 1024

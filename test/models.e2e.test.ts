@@ -9,7 +9,7 @@ import { runCli } from './helpers/cli-process.js'
 import { TINY_MODEL_PATH } from './helpers/models.js'
 import { scrape, value } from './helpers/prometheus.js'
 import { postJson, startTestServer, type TestServer } from './helpers/test-server.js'
-import { waitFor } from './helpers/wait.js'
+import { waitFor } from './helpers/async.js'
 
 /** A second tiny model: same shape and vocabulary as TINY_MODEL_PATH, other random weights. */
 const OTHER_MODEL_PATH = join(mkdtempSync(join(tmpdir(), 'gguf-serve-models-')), 'tiny-other.gguf')

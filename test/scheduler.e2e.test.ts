@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { SPM_VOCAB } from '../src/gguf/spm-vocab.js'
 import { scrape, value, type Samples } from './helpers/prometheus.js'
 import { postJson, startTestServer, type TestServer } from './helpers/test-server.js'
-import { waitFor } from './helpers/wait.js'
+import { waitFor } from './helpers/async.js'
 
 const MODEL = 'tiny-chat'
 const servers: TestServer[] = []

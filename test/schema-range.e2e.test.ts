@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { schemaConstraint } from '../src/constraints/schema-constraint.js'
 import { postJson, startTestServer, type TestServer } from './helpers/test-server.js'
-import { waitFor } from './helpers/wait.js'
+import { waitFor } from './helpers/async.js'
 
 /**
  * A 15-digit integer range used to grow its grammar as 2^digits: 39 s of compilation at 13 digits, during

@@ -2,7 +2,7 @@ import OpenAI, { RateLimitError } from 'openai'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { TINY_MODEL_PATH } from './helpers/models.js'
 import { postJson, startTestServer, type TestServer } from './helpers/test-server.js'
-import { waitFor } from './helpers/wait.js'
+import { collect, waitFor } from './helpers/async.js'
 
 /**
  * One slot and one queue place: a streamed chat, completions or responses request queued behind a busy slot gets
@@ -89,12 +89,6 @@ function blocks(raw: string): Array<'ping' | Record<string, unknown>> {
       const data = block.split('\n').find((line) => line.startsWith('data: '))!.slice('data: '.length)
       return data === '[DONE]' ? [] : [JSON.parse(data) as Record<string, unknown>]
     })
-}
-
-async function collect<T>(stream: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = []
-  for await (const item of stream) out.push(item)
-  return out
 }
 
 /**

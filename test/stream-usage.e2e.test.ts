@@ -2,6 +2,7 @@ import type OpenAI from 'openai'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { sseEvents } from './helpers/sse.js'
 import { postJson, startTestServer, type TestServer } from './helpers/test-server.js'
+import { collect } from './helpers/async.js'
 
 /** `stream_options` over real HTTP (api-surface §3.5, §6.7): `{}` means include_usage, continuous_usage_stats gives running totals. */
 let t: TestServer
@@ -13,12 +14,6 @@ afterAll(() => t?.close())
 const MAX_TOKENS = 6
 const CHAT = { model: 'tiny-chat', messages: [{ role: 'user' as const, content: 'Count with me' }], max_tokens: MAX_TOKENS, ignore_eos: true }
 const COMPLETION = { model: 'tiny-chat', prompt: 'Once upon a time', max_tokens: MAX_TOKENS, ignore_eos: true }
-
-async function collect<T>(stream: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = []
-  for await (const item of stream) out.push(item)
-  return out
-}
 
 type Usage = OpenAI.CompletionUsage
 interface AnyChunk {

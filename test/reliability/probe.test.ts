@@ -8,7 +8,7 @@ import { cliRunner, waitHealthy, type CliRun } from '../helpers/cli-process.js'
 import { TINY_MODEL_PATH } from '../helpers/models.js'
 import { scrape, value } from '../helpers/prometheus.js'
 import { postJson, startTestServer, type TestServer } from '../helpers/test-server.js'
-import { waitFor } from '../helpers/wait.js'
+import { waitFor } from '../helpers/async.js'
 import { errorBodyProblems } from './answer-checks.js'
 import { capturingLogger, CLIENT_LEFT, logProblems } from './log-capture.js'
 import { appRoutes, pathVariants } from './probe-routes.js'
@@ -71,7 +71,7 @@ describe('finding 2: errors are classified by cause, not by socket flags', () =>
       socket.on('close', () => resolve())
       socket.on('error', () => {})
     })
-    await expect.poll(() => log.lines.some((l) => l.reqId === 'left-mid-body' && l.msg === 'request'), { timeout: 5_000 }).toBe(true)
+    await waitFor(() => log.lines.some((l) => l.reqId === 'left-mid-body' && l.msg === 'request'), 5_000)
     const lines = log.lines.filter((l) => l.reqId === 'left-mid-body')
     expect(lines.find((l) => l.msg === 'request')).toMatchObject({ status: 499, outcome: 'aborted', route: '/v1/chat/completions' })
     expect(lines.some((l) => l.msg === CLIENT_LEFT)).toBe(true)
